@@ -1,0 +1,1 @@
+"""The HTTP service around :class:`ner.tagger.Tagger`."""

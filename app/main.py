@@ -1,0 +1,108 @@
+"""The app factory and ``ner serve``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import torch
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from app.batcher import MicroBatcher
+from app.metrics import Metrics
+from app.routes import meta, tag
+from app.settings import Settings
+from ner import __version__
+from ner.errors import InputError
+from ner.models import default_model_path
+from ner.tagger import Tagger
+from ner.tokenize import Tokenizer
+
+log = logging.getLogger("app")
+
+
+def load_tagger(settings: Settings) -> Tagger:
+    """The checkpoint named by the settings, or the bundled one. Raises :class:`InputError`."""
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    return Tagger.load(settings.model or default_model_path(), settings.device)
+
+
+def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -> FastAPI:
+    """Build the service. ``tagger`` may be given already loaded; else the lifespan loads it."""
+    settings = settings or Settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loaded = tagger or load_tagger(settings)
+        batcher = MicroBatcher(
+            lambda sentences: loaded.predict(sentences, batch_size=settings.batch_size),
+            settings.batch_size,
+            settings.batch_wait_ms,
+            settings.queue_limit,
+            metrics,
+        )
+        batcher.start()
+        app.state.batcher = batcher
+        app.state.tagger = loaded
+        log.info("model %s ready on %s", loaded.name, loaded.device)
+        try:
+            yield
+        finally:
+            app.state.tagger = None
+            await batcher.stop()
+
+    app = FastAPI(
+        title="NER service",
+        version=__version__,
+        description="Named entities with character offsets and CRF confidences.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.tokenizer = Tokenizer(settings.sentence_tokens)
+    app.state.tagger = None
+    app.include_router(tag.router)
+    app.include_router(meta.router)
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
+            response: Response = JSONResponse(
+                status_code=413,
+                content={
+                    "detail": f"request body exceeds max_body_bytes={settings.max_body_bytes}",
+                    "limit": "max_body_bytes",
+                    "max": settings.max_body_bytes,
+                },
+            )
+        else:
+            response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.requests.labels(path, request.method, str(response.status_code)).inc()
+        metrics.latency.labels(path).observe(time.perf_counter() - started)
+        return response
+
+    return app
+
+
+def serve(overrides: dict[str, Any]) -> int:
+    """Load the model (one clear line and exit code 2 if it cannot be), then run uvicorn."""
+    import uvicorn
+
+    settings = Settings(**overrides)
+    try:
+        tagger = load_tagger(settings)
+    except InputError as exc:
+        log.error("cannot start: %s", exc)
+        return 2
+    uvicorn.run(create_app(settings, tagger), host=settings.host, port=settings.port, log_level="info")
+    return 0

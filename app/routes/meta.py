@@ -1,0 +1,60 @@
+"""Liveness, readiness, the model card and Prometheus metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from app.deps import MetricsDep, TaggerDep
+from ner import __version__
+
+router = APIRouter(tags=["service"])
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    """The process is up and answering."""
+    return {"status": "ok"}
+
+
+@router.get("/ready", responses={503: {"description": "the model is not loaded"}})
+async def ready(request: Request) -> Response:
+    """200 once the model is loaded and the batcher runs, 503 before."""
+    if getattr(request.app.state, "tagger", None) is None:
+        return JSONResponse({"status": "loading"}, status_code=503, headers={"Retry-After": "1"})
+    return JSONResponse({"status": "ready"})
+
+
+@router.get("/info")
+async def info(tagger: TaggerDep) -> dict[str, Any]:
+    """The model card: labels, dev scores, sizes, versions, device."""
+    meta = tagger.metadata
+    config = tagger.model.config
+    return {
+        "model": tagger.name,
+        "labels": tagger.labels,
+        "tag_scheme": {"model": tagger.model_scheme, "output": tagger.data_scheme},
+        "dev_scores": meta.get("dev_scores"),
+        "epoch": meta.get("epoch"),
+        "trained": meta.get("date"),
+        "sizes": {
+            "words": config.num_words,
+            "chars": config.num_chars,
+            "parameters": sum(p.numel() for p in tagger.model.parameters()),
+            "hidden": config.hidden,
+            "layers": config.layers,
+            "cell": config.cell,
+        },
+        "device": str(tagger.device),
+        "versions": {"ner": __version__, "torch": torch.__version__, "trained_with": meta.get("versions")},
+    }
+
+
+@router.get("/metrics")
+async def metrics(m: MetricsDep) -> Response:
+    """Prometheus text format."""
+    return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,87 @@
+"""``POST /tag``: texts or token lists in, entities with character offsets and scores out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from app.batcher import Overloaded
+from app.deps import BatcherDep, MetricsDep, SettingsDep, TaggerDep, TokenizerDep
+from app.schemas import EntityOut, ErrorOut, ResultOut, TagRequest, TagResponse, TokenOut
+from app.settings import Settings
+from ner.annotate import entities
+from ner.tokenize import Token, join_tokens
+
+router = APIRouter(tags=["tagging"])
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    413: {"model": ErrorOut, "description": "a request limit was exceeded"},
+    503: {"model": ErrorOut, "description": "overloaded: retry after Retry-After seconds"},
+}
+
+
+def _too_large(what: str, limit: str, maximum: int) -> JSONResponse:
+    return JSONResponse(
+        status_code=413,
+        content={"detail": f"{what} exceeds {limit}={maximum}", "limit": limit, "max": maximum},
+    )
+
+
+def _check_limits(body: TagRequest, settings: Settings) -> JSONResponse | None:
+    items: list[object] = list(body.texts or body.tokens or [])
+    if len(items) > settings.max_texts:
+        return _too_large(f"{len(items)} items", "max_texts", settings.max_texts)
+    for i, text in enumerate(body.texts or []):
+        if len(text) > settings.max_chars:
+            return _too_large(f"texts[{i}] with {len(text)} characters", "max_chars", settings.max_chars)
+    for i, tokens in enumerate(body.tokens or []):
+        if len(tokens) > settings.max_tokens:
+            return _too_large(f"tokens[{i}] with {len(tokens)} tokens", "max_tokens", settings.max_tokens)
+    return None
+
+
+@router.post("/tag", response_model=TagResponse, responses=ERRORS)
+async def tag(
+    body: TagRequest,
+    tagger: TaggerDep,
+    batcher: BatcherDep,
+    tokenizer: TokenizerDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+) -> TagResponse | JSONResponse:
+    """Find entities. Offsets are Python string indices into each text sent (for ``tokens``, into
+    the tokens joined by single spaces), so ``text[start:end] == entity.text``."""
+    refused = _check_limits(body, settings)
+    if refused is not None:
+        return refused
+    docs: list[tuple[str, list[list[Token]]]] = []
+    if body.texts is not None:
+        docs = [(text, tokenizer.sentences(text)) for text in body.texts]
+    else:
+        for tokens in body.tokens or []:
+            text, toks = join_tokens(tokens)
+            step = settings.sentence_tokens
+            docs.append((text, [toks[i : i + step] for i in range(0, len(toks), step)]))
+    flat = [[t.text for t in sentence] for _, sentences in docs for sentence in sentences]
+    try:
+        predictions = await batcher.submit(flat)
+    except Overloaded as exc:
+        return JSONResponse(
+            status_code=503, content={"detail": f"overloaded: {exc}"}, headers={"Retry-After": "1"}
+        )
+    metrics.tokens.inc(sum(map(len, flat)))
+    results = []
+    position = 0
+    for text, sentences in docs:
+        mine = predictions[position : position + len(sentences)]
+        position += len(sentences)
+        found = [EntityOut(**vars(e)) for e in entities(text, sentences, mine)]
+        tokens_out = None
+        if body.return_tokens:
+            tokens_out = [
+                TokenOut(text=t.text, start=t.start, end=t.end, tag=tag)
+                for sentence, prediction in zip(sentences, mine)
+                for t, tag in zip(sentence, prediction.tags)
+            ]
+        results.append(ResultOut(entities=found, tokens=tokens_out))
+    return TagResponse(model=tagger.name, results=results)

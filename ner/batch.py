@@ -1,0 +1,120 @@
+"""Turning token lists into padded index tensors, and grouping sentences of similar length."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ner.vocab import Vocab, WordVocab
+
+MAX_WORD_CHARS = 24
+
+
+def casing(token: str) -> int:
+    """A small casing class (1-7; 0 is padding) that GloVe's lower-cased vectors cannot carry."""
+    digits = sum(c.isdigit() for c in token)
+    if token.isdigit():
+        return 1
+    if digits / max(len(token), 1) > 0.5:
+        return 2
+    if token.islower():
+        return 3
+    if token.isupper():
+        return 4
+    if token[:1].isupper():
+        return 5
+    if digits:
+        return 6
+    return 7
+
+
+@dataclass
+class Encoded:
+    """One sentence as indices: words (seq,), characters per word, casing classes, tags (or [])."""
+
+    words: list[int]
+    chars: list[list[int]]
+    casing: list[int]
+    tags: list[int]
+
+
+@dataclass
+class Batch:
+    """Padded tensors for a batch of sentences; ``mask`` is built here once and nowhere else."""
+
+    words: Tensor  # (batch, seq)
+    chars: Tensor  # (batch, seq, chars)
+    casing: Tensor  # (batch, seq)
+    mask: Tensor  # (batch, seq) bool, right-padded
+    lengths: Tensor  # (batch,) on the CPU, as pack_padded_sequence wants
+    tags: Tensor | None  # (batch, seq) or None when untagged
+
+    def to(self, device: torch.device) -> Batch:
+        return Batch(
+            self.words.to(device, non_blocking=True),
+            self.chars.to(device, non_blocking=True),
+            self.casing.to(device, non_blocking=True),
+            self.mask.to(device, non_blocking=True),
+            self.lengths,
+            None if self.tags is None else self.tags.to(device, non_blocking=True),
+        )
+
+
+class Encoder:
+    """Maps tokens and tags to indices with the model's vocabularies."""
+
+    def __init__(self, words: WordVocab, chars: Vocab, tags: Vocab) -> None:
+        self.words = words
+        self.chars = chars
+        self.tags = tags
+
+    def encode(self, tokens: list[str], tags: list[str] | None = None) -> Encoded:
+        return Encoded(
+            words=[self.words.get(t) for t in tokens],
+            chars=[[self.chars.get(c) for c in t[:MAX_WORD_CHARS]] or [self.chars.unk] for t in tokens],
+            casing=[casing(t) for t in tokens],
+            tags=[] if tags is None else [self.tags.index[t] for t in tags],
+        )
+
+
+def collate(sentences: list[Encoded]) -> Batch:
+    """Pad encoded sentences (none empty) to the longest one."""
+    lengths = [len(s.words) for s in sentences]
+    seq = max(lengths)
+    width = max(len(c) for s in sentences for c in s.chars)
+    words = np.zeros((len(sentences), seq), dtype=np.int64)
+    chars = np.zeros((len(sentences), seq, width), dtype=np.int64)
+    cases = np.zeros((len(sentences), seq), dtype=np.int64)
+    tags = np.zeros((len(sentences), seq), dtype=np.int64)
+    for i, s in enumerate(sentences):
+        n = lengths[i]
+        words[i, :n] = s.words
+        cases[i, :n] = s.casing
+        if s.tags:
+            tags[i, :n] = s.tags
+        for j, c in enumerate(s.chars):
+            chars[i, j, : len(c)] = c
+    length_tensor = torch.tensor(lengths)
+    mask = torch.arange(seq)[None, :] < length_tensor[:, None]  # (batch, seq)
+    return Batch(
+        torch.from_numpy(words),
+        torch.from_numpy(chars),
+        torch.from_numpy(cases),
+        mask,
+        length_tensor,
+        torch.from_numpy(tags) if all(s.tags for s in sentences) else None,
+    )
+
+
+def buckets(lengths: list[int], batch_size: int, rng: np.random.Generator) -> Iterator[list[int]]:
+    """Batches of indices of similar length, in random order: sort by length with a little noise so
+    batches differ between epochs, cut into ``batch_size`` pieces, shuffle the pieces."""
+    noisy = np.asarray(lengths, dtype=np.float64) + rng.uniform(0, 2, len(lengths))
+    order = np.argsort(noisy, kind="stable")
+    batches = [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
+    for k in rng.permutation(len(batches)):
+        yield batches[k]

@@ -1,0 +1,108 @@
+"""Batched CRF inference that pytorch-crf lacks: Viterbi without per-token syncs, and marginals.
+
+``pytorch-crf`` gives the training loss. Decoding here works on whole batches with tensor ops only
+(the backtrace included), so a GPU is synchronised once per batch, not once per token, and the
+forward-backward pass gives per-token marginals and the probability of any labelled span.
+
+All functions take right-padded ``mask`` (batch, seq) bool tensors whose first column is all true,
+and the CRF's scores: ``start`` (num_tags,), ``transitions`` (num_tags, num_tags) from row to
+column, ``end`` (num_tags,).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class CrfScores:
+    """Start, transition and end scores of a CRF, with forbidden moves already set very low."""
+
+    start: Tensor  # (num_tags,)
+    transitions: Tensor  # (num_tags, num_tags)
+    end: Tensor  # (num_tags,)
+
+
+def viterbi(emissions: Tensor, mask: Tensor, crf: CrfScores) -> Tensor:
+    """Best tag sequence per sentence.
+
+    Args:
+        emissions: (batch, seq, num_tags) scores.
+        mask: (batch, seq) bool, right-padded.
+        crf: the CRF's scores.
+
+    Returns:
+        (batch, seq) tag indices; positions past a sentence's end repeat its last tag.
+    """
+    batch, seq, num_tags = emissions.shape
+    score = crf.start + emissions[:, 0]  # (batch, num_tags)
+    identity = torch.arange(num_tags, device=emissions.device).expand(batch, num_tags)
+    pointers = []
+    for t in range(1, seq):
+        total = score.unsqueeze(2) + crf.transitions  # (batch, from, to)
+        best, pointer = total.max(dim=1)  # (batch, to)
+        step = mask[:, t].unsqueeze(1)  # (batch, 1)
+        score = torch.where(step, best + emissions[:, t], score)  # (batch, num_tags)
+        pointers.append(torch.where(step, pointer, identity))  # (batch, num_tags)
+    last = (score + crf.end).argmax(dim=1)  # (batch,)
+    path = [last]
+    for pointer in reversed(pointers):
+        last = pointer.gather(1, last.unsqueeze(1)).squeeze(1)  # (batch,)
+        path.append(last)
+    path.reverse()
+    return torch.stack(path, dim=1)  # (batch, seq)
+
+
+@dataclass
+class ForwardBackward:
+    """Log forward and backward scores and the log partition function of a batch."""
+
+    alpha: Tensor  # (batch, seq, num_tags): log-sum of prefixes ending in each tag, emission included
+    beta: Tensor  # (batch, seq, num_tags): log-sum of the suffixes after each tag, end score included
+    log_z: Tensor  # (batch,)
+
+    def marginals(self) -> Tensor:
+        """P(tag at t = k), (batch, seq, num_tags); rows past a sentence's end are meaningless."""
+        return (self.alpha + self.beta - self.log_z[:, None, None]).exp()
+
+
+def forward_backward(emissions: Tensor, mask: Tensor, crf: CrfScores) -> ForwardBackward:
+    """Run the forward and backward recursions over a batch (arguments as :func:`viterbi`)."""
+    batch, seq, num_tags = emissions.shape
+    alphas = [crf.start + emissions[:, 0]]  # each (batch, num_tags)
+    for t in range(1, seq):
+        prev = alphas[-1].unsqueeze(2)  # (batch, from, 1)
+        nxt = torch.logsumexp(prev + crf.transitions, dim=1) + emissions[:, t]  # (batch, to)
+        alphas.append(torch.where(mask[:, t].unsqueeze(1), nxt, alphas[-1]))
+    betas = [crf.end.expand(batch, num_tags)]
+    for t in range(seq - 2, -1, -1):
+        after = (emissions[:, t + 1] + betas[-1]).unsqueeze(1)  # (batch, 1, to)
+        nxt = torch.logsumexp(crf.transitions + after, dim=2)  # (batch, from)
+        betas.append(torch.where(mask[:, t + 1].unsqueeze(1), nxt, betas[-1]))
+    betas.reverse()
+    alpha = torch.stack(alphas, dim=1)  # (batch, seq, num_tags)
+    beta = torch.stack(betas, dim=1)  # (batch, seq, num_tags)
+    log_z = torch.logsumexp(alphas[-1] + crf.end, dim=1)  # (batch,)
+    return ForwardBackward(alpha, beta, log_z)
+
+
+def span_log_prob(
+    alpha: list[list[float]],
+    beta: list[list[float]],
+    emissions: list[list[float]],
+    transitions: list[list[float]],
+    log_z: float,
+    start: int,
+    tags: list[int],
+) -> float:
+    """Log-probability that one sentence's tags at ``start``, ``start+1``, ... are exactly ``tags``.
+
+    Plain lists (one sentence's rows, moved off the device once) keep this cheap per entity.
+    """
+    score = alpha[start][tags[0]]
+    for offset in range(1, len(tags)):
+        score += transitions[tags[offset - 1]][tags[offset]] + emissions[start + offset][tags[offset]]
+    return score + beta[start + len(tags) - 1][tags[-1]] - log_z

@@ -1,0 +1,15 @@
+"""The one exception type that public boundaries raise for bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class InputError(ValueError):
+    """Bad input, located: ``str(error)`` reads ``path:line: what was wrong``."""
+
+    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None) -> None:
+        where = "" if path is None else f"{path}:" if line is None else f"{path}:{line}:"
+        super().__init__(f"{where} {message}" if where else message)
+        self.path = path
+        self.line = line

@@ -1,0 +1,119 @@
+"""The BiLSTM-CNN-CRF: word and character-CNN embeddings, a recurrent encoder, a CRF."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torchcrf import CRF
+
+from ner.batch import Batch
+from ner.crf import CrfScores
+
+NUM_CASINGS = 8
+FORBIDDEN = -10000.0
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Hyper-parameters that fix the model's shape. Sizes of vocabularies come from the data."""
+
+    num_words: int
+    num_chars: int
+    num_tags: int
+    word_dim: int = 50
+    char_dim: int = 30
+    char_filters: int = 50
+    char_window: int = 3
+    casing_dim: int = 8
+    hidden: int = 200
+    layers: int = 1
+    cell: Literal["lstm", "gru"] = "lstm"
+    dropout: float = 0.5
+
+
+class CharCNN(nn.Module):
+    """Character embeddings, one convolution, max-pooled over each word's characters."""
+
+    def __init__(self, num_chars: int, dim: int, filters: int, window: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(num_chars, dim, padding_idx=0)
+        self.conv = nn.Conv1d(dim, filters, window, padding=window // 2)
+
+    def forward(self, chars: Tensor) -> Tensor:
+        """(batch, seq, chars) indices -> (batch, seq, filters)."""
+        batch, seq, length = chars.shape
+        flat = chars.reshape(batch * seq, length)  # (words, chars)
+        x = self.embed(flat).transpose(1, 2)  # (words, dim, chars)
+        h: Tensor = self.conv(x)  # (words, filters, chars)
+        h = h.masked_fill((flat == 0).unsqueeze(1), FORBIDDEN)  # padding never wins the max
+        pooled = h.max(dim=2).values  # (words, filters)
+        pooled = pooled.masked_fill((flat[:, 0] == 0).unsqueeze(1), 0.0)  # padding words are zero
+        return pooled.reshape(batch, seq, -1)  # (batch, seq, filters)
+
+
+class BiLstmCrf(nn.Module):
+    """Emission scores from a BiLSTM (or BiGRU) over word, casing and character features; a CRF."""
+
+    allowed: Tensor  # (num_tags + 2, num_tags + 2) bool, a buffer set by constrain()
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.word_embed = nn.Embedding(config.num_words, config.word_dim, padding_idx=0)
+        self.casing_embed = (
+            nn.Embedding(NUM_CASINGS, config.casing_dim, padding_idx=0) if config.casing_dim else None
+        )
+        self.char_cnn = CharCNN(config.num_chars, config.char_dim, config.char_filters, config.char_window)
+        rnn = nn.LSTM if config.cell == "lstm" else nn.GRU
+        self.rnn = rnn(
+            config.word_dim + config.casing_dim + config.char_filters,
+            config.hidden,
+            num_layers=config.layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=config.dropout if config.layers > 1 else 0.0,
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        self.proj = nn.Linear(2 * config.hidden, config.num_tags)
+        self.crf = CRF(config.num_tags, batch_first=True)
+        everything = torch.ones(config.num_tags + 2, config.num_tags + 2, dtype=torch.bool)
+        self.register_buffer("allowed", everything, persistent=False)
+
+    def constrain(self, allowed: Tensor) -> None:
+        """Forbid moves at decoding time: ``allowed`` is (num_tags + 2, num_tags + 2) bool, where
+        row ``num_tags`` is the start and column ``num_tags + 1`` the end."""
+        self.allowed.copy_(allowed)
+
+    def emissions(self, batch: Batch) -> Tensor:
+        """(batch, seq, num_tags) emission scores."""
+        parts = [self.word_embed(batch.words), self.char_cnn(batch.chars)]  # (batch, seq, *)
+        if self.casing_embed is not None:
+            parts.append(self.casing_embed(batch.casing))
+        x = self.dropout(torch.cat(parts, dim=2))  # (batch, seq, features)
+        packed = pack_padded_sequence(x, batch.lengths, batch_first=True, enforce_sorted=False)
+        out, _ = self.rnn(packed)
+        h, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        # h: (batch, seq, 2 * hidden)
+        emissions: Tensor = self.proj(self.dropout(h))  # (batch, seq, num_tags)
+        return emissions
+
+    def loss(self, batch: Batch, tags: Tensor) -> Tensor:
+        """Mean negative log-likelihood of the gold ``tags`` (batch, seq) per sentence."""
+        emissions = self.emissions(batch)  # (batch, seq, num_tags)
+        log_likelihood: Tensor = self.crf(emissions, tags, mask=batch.mask, reduction="mean")
+        return -log_likelihood
+
+    def crf_scores(self) -> CrfScores:
+        """The CRF's scores with forbidden moves pushed down, for decoding."""
+        n = self.config.num_tags
+        allowed = self.allowed
+        forbid = torch.tensor(FORBIDDEN, device=allowed.device)
+        return CrfScores(
+            start=torch.where(allowed[n, :n], self.crf.start_transitions, forbid),
+            transitions=torch.where(allowed[:n, :n], self.crf.transitions, forbid),
+            end=torch.where(allowed[:n, n + 1], self.crf.end_transitions, forbid),
+        )

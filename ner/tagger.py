@@ -1,0 +1,195 @@
+"""Loading a checkpoint and tagging token lists: the core API, plain Python in and out."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ner import crf
+from ner.batch import Encoder, collate
+from ner.checkpoint import FORMAT_VERSION, load_checkpoint
+from ner.errors import InputError
+from ner.model import BiLstmCrf, ModelConfig
+from ner.tags import Scheme, allowed_transitions, convert, spans_from_tags
+from ner.vocab import Vocab, WordVocab
+
+log = logging.getLogger(__name__)
+
+MAX_LEN = 256  # longer sentences are tagged in pieces of this many tokens, bounding memory
+
+
+@dataclass(frozen=True)
+class Entity:
+    """Tokens ``start`` to ``end`` (exclusive) labelled ``label``, with the CRF's probability."""
+
+    start: int
+    end: int
+    label: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One sentence's tags (in the data's scheme) and entities."""
+
+    tags: list[str]
+    entities: list[Entity]
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` is the GPU when there is one, else the CPU; asking for a missing GPU is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"device {name!r} asked for, but no CUDA GPU is available")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise InputError(f"unknown device {name!r} (expected auto, cpu or cuda)")
+    return torch.device(name)
+
+
+class Tagger:
+    """A trained model with its vocabularies and tag schemes, ready to tag on one device."""
+
+    def __init__(
+        self,
+        model: BiLstmCrf,
+        encoder: Encoder,
+        model_scheme: Scheme,
+        data_scheme: Scheme,
+        metadata: dict[str, Any],
+        device: torch.device,
+    ) -> None:
+        self.model = model.to(device)
+        self.encoder = encoder
+        self.model_scheme = model_scheme
+        self.data_scheme = data_scheme
+        self.metadata = metadata
+        self.device = device
+        labels = encoder.tags.items
+        allowed = torch.zeros(len(labels) + 2, len(labels) + 2, dtype=torch.bool)
+        for i, j in allowed_transitions(labels, model_scheme):
+            allowed[i, j] = True
+        model.constrain(allowed.to(device))
+
+    @property
+    def labels(self) -> list[str]:
+        """Entity types the model predicts."""
+        return sorted({t[2:] for t in self.encoder.tags.items if t != "O"})
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name", "ner"))
+
+    # Checkpoint keys are written and read here only.
+    def checkpoint(self) -> dict[str, Any]:
+        """The model as plain data; the word embedding is stored in half precision to halve its size."""
+        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        state["word_embed.weight"] = state["word_embed.weight"].half()
+        return {
+            "format_version": FORMAT_VERSION,
+            "model_config": asdict(self.model.config),
+            "vocab": {
+                "words": self.encoder.words.items,
+                "chars": self.encoder.chars.items,
+                "tags": self.encoder.tags.items,
+            },
+            "scheme": {"model": self.model_scheme, "data": self.data_scheme},
+            "metadata": self.metadata,
+            "state_dict": state,
+        }
+
+    @classmethod
+    def from_checkpoint(cls, obj: dict[str, Any], device: torch.device) -> Tagger:
+        vocab = obj["vocab"]
+        encoder = Encoder(
+            WordVocab(vocab["words"][2:]), Vocab(vocab["chars"][2:]), Vocab(vocab["tags"], specials=False)
+        )
+        model = BiLstmCrf(ModelConfig(**obj["model_config"]))
+        state = dict(obj["state_dict"])
+        state["word_embed.weight"] = state["word_embed.weight"].float()
+        model.load_state_dict(state)
+        model.eval()
+        scheme = obj["scheme"]
+        return cls(model, encoder, scheme["model"], scheme["data"], obj["metadata"], device)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "auto") -> Tagger:
+        """Load a checkpoint file written by ``ner train``.
+
+        Raises:
+            InputError: a missing, damaged or incompatible file, or an unavailable device.
+        """
+        obj = load_checkpoint(path)
+        try:
+            return cls.from_checkpoint(obj, resolve_device(device))
+        except (KeyError, TypeError, RuntimeError) as exc:
+            raise InputError(f"checkpoint does not match this model ({exc})", path) from None
+
+    def tag(self, sentences: list[list[str]], batch_size: int = 256) -> list[list[str]]:
+        """Tags for each sentence, in the scheme of the data the model was trained on."""
+        return [p.tags for p in self.predict(sentences, batch_size=batch_size, scores=False)]
+
+    def predict(
+        self, sentences: list[list[str]], batch_size: int = 256, scores: bool = True
+    ) -> list[Prediction]:
+        """Tags and scored entities for each sentence (empty sentences give empty predictions).
+
+        Sentences are sorted by length and batched; results come back in input order, and a sentence
+        gets the same result alone as inside any batch.
+        """
+        pieces: list[tuple[int, int, list[str]]] = []  # (sentence, offset, tokens)
+        for i, tokens in enumerate(sentences):
+            for offset in range(0, len(tokens), MAX_LEN):
+                pieces.append((i, offset, tokens[offset : offset + MAX_LEN]))
+        order = sorted(range(len(pieces)), key=lambda k: len(pieces[k][2]))
+        found: dict[int, tuple[list[str], list[Entity]]] = {}
+        self.model.eval()
+        with torch.inference_mode():
+            for first in range(0, len(order), batch_size):
+                chunk = order[first : first + batch_size]
+                results = self._predict_batch([pieces[k][2] for k in chunk], scores)
+                found.update(zip(chunk, results))
+        tags: list[list[str]] = [[] for _ in sentences]
+        entities: list[list[Entity]] = [[] for _ in sentences]
+        for k, (i, offset, _) in enumerate(pieces):
+            piece_tags, piece_entities = found[k]
+            tags[i].extend(piece_tags)
+            entities[i].extend(
+                Entity(e.start + offset, e.end + offset, e.label, e.score) for e in piece_entities
+            )
+        return [Prediction(convert(t, self.data_scheme), e) for t, e in zip(tags, entities)]
+
+    def _predict_batch(
+        self, sentences: list[list[str]], scores: bool
+    ) -> list[tuple[list[str], list[Entity]]]:
+        batch = collate([self.encoder.encode(s) for s in sentences]).to(self.device)
+        emissions = self.model.emissions(batch)  # (batch, seq, num_tags)
+        crf_scores = self.model.crf_scores()
+        best = crf.viterbi(emissions, batch.mask, crf_scores).cpu().tolist()  # (batch, seq)
+        labels = self.encoder.tags.items
+        out = []
+        if scores:
+            fb = crf.forward_backward(emissions, batch.mask, crf_scores)
+            alpha, beta = fb.alpha.cpu().tolist(), fb.beta.cpu().tolist()
+            log_z = fb.log_z.cpu().tolist()
+            emit = emissions.cpu().tolist()
+            trans = crf_scores.transitions.cpu().tolist()
+        for b, tokens in enumerate(sentences):
+            path = best[b][: len(tokens)]
+            tags = [labels[k] for k in path]
+            entities = []
+            for span in spans_from_tags(tags):
+                score = math.nan
+                if scores:
+                    logp = crf.span_log_prob(
+                        alpha[b], beta[b], emit[b], trans, log_z[b], span.start, path[span.start : span.end]
+                    )
+                    score = min(1.0, math.exp(logp))
+                entities.append(Entity(span.start, span.end, span.label, score))
+            out.append((tags, entities))
+        return out

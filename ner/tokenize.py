@@ -1,0 +1,95 @@
+"""Raw text to CoNLL-style tokens with exact character offsets, split into sentences.
+
+Tokens follow CoNLL-2003's Reuters conventions: "U.S.", "1,000.5", "Anglo-Dutch" and "1996-08-22"
+stay whole; "Baghdad." gives "Baghdad" and "."; "Iraq's" gives "Iraq" and "'s"; "don't" gives "do"
+and "n't". The splitting is a ``tokenizers`` pre-tokenizer, whose offsets are Python ``str`` indices,
+so ``text[token.start:token.end] == token.text`` for any Unicode input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tokenizers import Regex, pre_tokenizers
+
+_ABBREVIATIONS = (
+    "Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|Inc|Corp|Ltd|Co|Bros|Gen|Gov|Sen|Rep|Lt|Col|Sgt|Capt|Mt|Ft|No|vs|"
+    "etc|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Ala|Ariz|Ark|Calif|Colo|Conn|Del|Fla|Ga|"
+    "Ill|Ind|Kan|Ky|La|Md|Mass|Mich|Minn|Miss|Mo|Mont|Neb|Nev|Okla|Ore|Pa|Tenn|Tex|Va|Vt|Wash|Wis|Wyo"
+)
+_CLITIC = r"(?:[sSdDmM]|re|ve|ll|RE|VE|LL)(?!\w)"
+_PATTERN = "|".join(
+    [
+        r"(?:\p{L}\.){2,}",  # U.S., U.N., a.m.
+        rf"(?:{_ABBREVIATIONS})\.",  # Mr., Inc., Calif.
+        r"\p{Lu}\.(?!\w)",  # initials: J.
+        r"\w+(?=n't(?!\w))",  # do|n't
+        r"n't(?!\w)",
+        rf"['’]{_CLITIC}",  # 's 're 'll
+        r"\p{N}+(?:[.,:/\-]\p{N}+)+(?:-\w+)*",  # 1,000.5  1996-08-22  6-4  10:30
+        rf"\w+(?:(?:[-/&]|['’](?!{_CLITIC}))\w+)*",  # Anglo-Dutch, AT&T, O'Neill
+        r"\.{2,}|-{2,}",  # ... --
+        r"\S",  # any other character on its own
+    ]
+)
+_SENTENCE_END = {".", "!", "?", "...", "....", "?!"}
+_CLOSERS = {'"', "'", ")", "]", "’", "”"}
+
+
+@dataclass(frozen=True)
+class Token:
+    """A token and where it lies in the text: ``text[start:end]``."""
+
+    text: str
+    start: int
+    end: int
+
+
+class Tokenizer:
+    """Splits text into tokens, then tokens into sentences of at most ``max_tokens``."""
+
+    def __init__(self, max_tokens: int = 128) -> None:
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens must be positive, got {max_tokens}")
+        self.max_tokens = max_tokens
+        self._pre = pre_tokenizers.Sequence(
+            [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(Regex(_PATTERN), behavior="isolated")]
+        )
+
+    def tokenize(self, text: str) -> list[Token]:
+        """All tokens of ``text``, in order."""
+        return [Token(piece, start, end) for piece, (start, end) in self._pre.pre_tokenize_str(text)]
+
+    def sentences(self, text: str) -> list[list[Token]]:
+        """Tokens grouped into sentences: a break after sentence-final punctuation (and any closing
+        quotes) before a token that does not start lower-case, and at every line break; sentences
+        longer than ``max_tokens`` are cut into pieces, which keeps memory bounded."""
+        tokens = self.tokenize(text)
+        out: list[list[Token]] = []
+        current: list[Token] = []
+        for i, token in enumerate(tokens):
+            if current and "\n" in text[current[-1].end : token.start]:
+                out.append(current)
+                current = []
+            current.append(token)
+            nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+            ends = token.text in _SENTENCE_END or (
+                token.text in _CLOSERS and len(current) > 1 and current[-2].text in _SENTENCE_END
+            )
+            boundary = nxt is not None and ends and nxt.text not in _CLOSERS and not nxt.text[0].islower()
+            if boundary or len(current) >= self.max_tokens:
+                out.append(current)
+                current = []
+        if current:
+            out.append(current)
+        return out
+
+
+def join_tokens(tokens: list[str]) -> tuple[str, list[Token]]:
+    """Pre-tokenised input as one string, tokens joined by single spaces, with each token's offsets."""
+    out = []
+    position = 0
+    for t in tokens:
+        out.append(Token(t, position, position + len(t)))
+        position += len(t) + 1
+    return " ".join(tokens), out

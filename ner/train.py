@@ -1,0 +1,302 @@
+"""Training: vocabularies from the data, a flat loop with early stopping on dev F1, resumable."""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import torch
+
+from ner import __version__
+from ner.batch import Encoder, buckets, collate
+from ner.checkpoint import load_plain, save_atomic
+from ner.conll import Corpus
+from ner.embeddings import Vectors, embedding_matrix
+from ner.errors import InputError
+from ner.evaluate import Report, evaluate
+from ner.model import BiLstmCrf, ModelConfig
+from ner.tagger import Tagger
+from ner.tags import Scheme, convert
+from ner.vocab import Vocab, WordVocab, normalise
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train: everything that is not the model's shape."""
+
+    epochs: int = 40
+    batch_size: int = 32
+    optimizer: Literal["adam", "nadam", "sgd"] = "nadam"
+    lr: float = 2e-3
+    lr_decay: float = 0.05  # lr / (1 + lr_decay * epoch), as Ma & Hovy
+    clip: float = 5.0
+    patience: int = 8
+    unk_replace: float = 0.5  # chance of hiding a singleton word without a pretrained vector
+    scheme: Scheme = "iobes"
+    glove_limit: int = 150_000  # most frequent pretrained words kept beside the training words
+    max_minutes: float = 0.0  # stop after this long (0: no limit)
+    seed: int = 1
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    loss: float
+    lr: float
+    seconds: float
+    dev: dict[str, Any]
+
+
+@dataclass
+class History:
+    epochs: list[EpochRecord] = field(default_factory=list)
+    best_epoch: int = 0
+    best_f1: float = -1.0
+
+
+class Progress(Protocol):
+    """What the loop reports; the CLI draws it, library code only calls it."""
+
+    def start_epoch(self, epoch: int, batches: int) -> None: ...
+    def batch(self, loss: float) -> None: ...
+    def end_epoch(self, record: EpochRecord, best: bool) -> None: ...
+
+
+class Interrupted(Exception):
+    """Training stopped by SIGINT or SIGTERM; the best checkpoint and the resume state are intact."""
+
+
+def resume_path(out: Path) -> Path:
+    return out.with_name(out.stem + ".resume.pt")
+
+
+def build_vocabs(
+    train: Corpus, vectors: Vectors, glove_limit: int, scheme: Scheme
+) -> tuple[Encoder, list[str]]:
+    """Word vocabulary: the first ``glove_limit`` pretrained words, then training words GloVe lacks
+    (normalised). Returns the encoder and the singletons among those additions."""
+    pretrained = WordVocab(vectors.words[:glove_limit])
+    counts = Counter(t for s in train.sentences for t in s.tokens)
+    extra: Counter[str] = Counter()
+    for token, n in counts.items():
+        if pretrained.get(token) == pretrained.unk:
+            hit = next((k for k in (token.lower(), normalise(token)) if k in vectors.index), None)
+            extra[hit or normalise(token)] += n
+    words = WordVocab(pretrained.items[2:] + sorted(extra))
+    chars = Vocab(sorted({c for s in train.sentences for t in s.tokens for c in t}))
+    tag_set = {t for s in train.sentences for t in convert(s.tags, scheme)}
+    tags = Vocab(["O", *sorted(tag_set - {"O"}, key=lambda t: (t[2:], t))], specials=False)
+    singles = [w for w, n in extra.items() if n == 1 and w not in vectors.index]
+    return Encoder(words, chars, tags), singles
+
+
+def _optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr)
+    return torch.optim.NAdam(params, lr=cfg.lr)
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[list[int]]:
+    """Turn SIGINT/SIGTERM into a flag the loop checks between batches."""
+    caught: list[int] = []
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum: int, _frame: object) -> None:
+        caught.append(signum)
+
+    try:
+        for s in previous:
+            signal.signal(s, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = {}
+    try:
+        yield caught
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def dev_report(tagger: Tagger, dev: Corpus) -> Report:
+    predicted = tagger.tag([s.tokens for s in dev.sentences])
+    return evaluate([s.tags for s in dev.sentences], predicted)
+
+
+def train(
+    model_cfg: dict[str, Any],
+    cfg: TrainConfig,
+    train_data: Corpus,
+    dev_data: Corpus,
+    vectors: Vectors,
+    out: Path,
+    device: torch.device,
+    progress: Progress | None = None,
+    resume: bool = False,
+) -> History:
+    """Train, writing the best checkpoint (by dev entity F1) to ``out`` after each better epoch.
+
+    ``model_cfg`` holds :class:`ModelConfig` fields other than the vocabulary sizes. After every
+    epoch a resume state goes beside ``out``; ``resume=True`` continues from it.
+
+    Raises:
+        Interrupted: on SIGINT/SIGTERM, after which ``out`` still holds the best epoch so far.
+    """
+    state_file = resume_path(out)
+    state: dict[str, Any] | None = None
+    if resume:
+        state = load_plain(state_file)
+        cfg = replace(cfg, **state["train_config"])
+        model_cfg = {k: v for k, v in state["model_config"].items() if not k.startswith("num_")}
+    torch.manual_seed(cfg.seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    encoder, singletons = build_vocabs(train_data, vectors, cfg.glove_limit, cfg.scheme)
+    config = ModelConfig(
+        num_words=len(encoder.words),
+        num_chars=len(encoder.chars),
+        num_tags=len(encoder.tags),
+        word_dim=vectors.dim,
+        **{k: v for k, v in model_cfg.items() if k != "word_dim"},
+    )
+    model = BiLstmCrf(config)
+    matrix, found = embedding_matrix(encoder.words.items, vectors, cfg.seed)
+    model.word_embed.weight.data.copy_(torch.from_numpy(matrix))
+    model.to(device)
+    optimizer = _optimizer(model.parameters(), cfg)
+    history = History()
+    if state is not None:
+        if state["vocab_words"] != encoder.words.items:
+            raise InputError("the training data or embeddings changed since the run began", state_file)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        history = History([EpochRecord(**r) for r in state["history"]], state["best_epoch"], state["best_f1"])
+    metadata: dict[str, Any] = {
+        "name": out.stem,
+        "train": {"path": train_data.path, "sha256": train_data.sha256},
+        "dev": {"path": dev_data.path, "sha256": dev_data.sha256},
+        "embeddings": {"words": len(vectors.words), "dim": vectors.dim, "pretrained_rows": found},
+        "train_config": asdict(cfg),
+        "versions": {"ner": __version__, "torch": str(torch.__version__), "python": platform.python_version()},
+    }
+    tagger = Tagger(model, encoder, cfg.scheme, train_data.scheme or "iob2", metadata, device)
+    encoded = [encoder.encode(s.tokens, convert(s.tags, cfg.scheme)) for s in train_data.sentences]
+    lengths = [len(e.words) for e in encoded]
+    is_single = torch.zeros(len(encoder.words), dtype=torch.bool)
+    is_single[[encoder.words.index[w] for w in singletons]] = True
+    is_single = is_single.to(device)
+    started = time.monotonic()
+    with _stop_on_signals() as caught:
+        for epoch in range(len(history.epochs) + 1, cfg.epochs + 1):
+            if history.epochs and epoch - history.best_epoch > cfg.patience:
+                log.info("no better dev F1 for %d epochs: stopping", cfg.patience)
+                break
+            if cfg.max_minutes and time.monotonic() - started > 60 * cfg.max_minutes:
+                log.info("time limit of %.0f minutes reached: stopping", cfg.max_minutes)
+                break
+            lr = cfg.lr / (1 + cfg.lr_decay * (epoch - 1))
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            torch.manual_seed(cfg.seed * 1000 + epoch)  # each epoch reproducible, resumed or not
+            rng = np.random.default_rng([cfg.seed, epoch])
+            order = list(buckets(lengths, cfg.batch_size, rng))
+            if progress:
+                progress.start_epoch(epoch, len(order))
+            model.train()
+            t0 = time.monotonic()
+            total = 0.0
+            for indices in order:
+                batch = collate([encoded[i] for i in indices]).to(device)
+                assert batch.tags is not None
+                if cfg.unk_replace:
+                    hide = is_single[batch.words] & (
+                        torch.rand(batch.words.shape, device=device) < cfg.unk_replace
+                    )
+                    batch.words = batch.words.masked_fill(hide, encoder.words.unk)
+                loss = model.loss(batch, batch.tags)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()  # type: ignore[no-untyped-call]
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+                optimizer.step()
+                total += loss.item()
+                if progress:
+                    progress.batch(loss.item())
+                if caught:
+                    raise Interrupted(f"stopped by signal {caught[0]} during epoch {epoch}")
+            report = dev_report(tagger, dev_data)
+            record = EpochRecord(epoch, total / len(order), lr, time.monotonic() - t0, report.to_dict())
+            history.epochs.append(record)
+            better = report.overall.f1 > history.best_f1
+            if better:
+                history.best_epoch, history.best_f1 = epoch, report.overall.f1
+                tagger.metadata.update(
+                    epoch=epoch,
+                    dev_scores=report.to_dict(),
+                    date=datetime.now(UTC).isoformat(timespec="seconds"),
+                )
+                save_atomic(tagger.checkpoint(), out)
+            save_atomic(
+                {
+                    "train_config": asdict(cfg),
+                    "model_config": asdict(config),
+                    "vocab_words": encoder.words.items,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "history": [asdict(r) for r in history.epochs],
+                    "best_epoch": history.best_epoch,
+                    "best_f1": history.best_f1,
+                },
+                state_file,
+            )
+            write_metrics(out, history)
+            if progress:
+                progress.end_epoch(record, better)
+            if caught:
+                raise Interrupted(f"stopped by signal {caught[0]} after epoch {epoch}")
+    state_file.unlink(missing_ok=True)
+    return history
+
+
+def write_metrics(out: Path, history: History) -> None:
+    """The learning curve beside the checkpoint: JSON always, a PNG when matplotlib is installed."""
+    data = {
+        "best_epoch": history.best_epoch,
+        "best_dev_f1": history.best_f1,
+        "epochs": [asdict(r) for r in history.epochs],
+    }
+    tmp = out.with_name(out.stem + ".metrics.json.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(out.with_name(out.stem + ".metrics.json"))
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log.info("matplotlib not installed: no learning-curve PNG")
+        return
+    epochs = [r.epoch for r in history.epochs]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot(epochs, [r.dev["overall"]["f1"] for r in history.epochs], "o-", label="dev F1")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("dev entity F1 (%)")
+    loss_ax = ax.twinx()
+    loss_ax.plot(epochs, [r.loss for r in history.epochs], "s--", color="tab:red", label="train loss")
+    loss_ax.set_ylabel("train loss (NLL per sentence)")
+    fig.legend(loc="lower center", ncol=2)
+    fig.tight_layout()
+    fig.savefig(out.with_name(out.stem + ".curve.png"), dpi=100)
+    plt.close(fig)
