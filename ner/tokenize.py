@@ -58,7 +58,9 @@ class Tokenizer:
 
     def tokenize(self, text: str) -> list[Token]:
         """All tokens of ``text``, in order."""
-        return [Token(piece, start, end) for piece, (start, end) in self._pre.pre_tokenize_str(text)]
+        pieces = self._pre.pre_tokenize_str(text)
+        # Python counts a few control characters (U+001C-U+001F) as spaces where Rust does not
+        return [Token(p, start, end) for p, (start, end) in pieces if not p.isspace()]
 
     def sentences(self, text: str) -> list[list[Token]]:
         """Tokens grouped into sentences: a break after sentence-final punctuation (and any closing

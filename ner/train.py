@@ -190,7 +190,11 @@ def train(
         "dev": {"path": dev_data.path, "sha256": dev_data.sha256},
         "embeddings": {"words": len(vectors.words), "dim": vectors.dim, "pretrained_rows": found},
         "train_config": asdict(cfg),
-        "versions": {"ner": __version__, "torch": str(torch.__version__), "python": platform.python_version()},
+        "versions": {
+            "ner": __version__,
+            "torch": str(torch.__version__),
+            "python": platform.python_version(),
+        },
     }
     tagger = Tagger(model, encoder, cfg.scheme, train_data.scheme or "iob2", metadata, device)
     encoded = [encoder.encode(s.tokens, convert(s.tags, cfg.scheme)) for s in train_data.sentences]

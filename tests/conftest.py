@@ -1,0 +1,80 @@
+"""Tiny fixtures written for the tests: ten tagged sentences, a toy GloVe file, a model trained on them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ner.conll import read_conll
+from ner.embeddings import load_vectors
+from ner.tagger import Tagger
+from ner.train import TrainConfig, train
+
+SENTENCES = [
+    [("Alice", "B-PER"), ("Walker", "I-PER"), ("visited", "O"), ("Paris", "B-LOC"), (".", "O")],
+    [("Acme", "B-ORG"), ("Corp", "I-ORG"), ("hired", "O"), ("Bob", "B-PER"), ("Stone", "I-PER"), (".", "O")],
+    [("The", "O"), ("Nile", "B-LOC"), ("floods", "O"), ("in", "O"), ("August", "O"), (".", "O")],
+    [("Carol", "B-PER"), ("likes", "O"), ("French", "B-MISC"), ("cheese", "O"), (".", "O")],
+    [("Globex", "B-ORG"), ("opened", "O"), ("in", "O"), ("Berlin", "B-LOC"), ("on", "O"), ("Monday", "O")],
+    [("Dave", "B-PER"), ("Miller", "I-PER"), ("of", "O"), ("Initech", "B-ORG"), ("spoke", "O"), (".", "O")],
+    [("Rain", "O"), ("fell", "O"), ("on", "O"), ("Lisbon", "B-LOC"), ("and", "O"), ("Porto", "B-LOC")],
+    [
+        ("Eve", "B-PER"),
+        ("watched", "O"),
+        ("the", "O"),
+        ("Olympic", "B-MISC"),
+        ("Games", "I-MISC"),
+        (".", "O"),
+    ],
+    [("Shares", "O"), ("of", "O"), ("Umbrella", "B-ORG"), ("Inc", "I-ORG"), ("rose", "O"), ("3.5", "O")],
+    [("Frank", "B-PER"), ("flew", "O"), ("from", "O"), ("New", "B-LOC"), ("York", "I-LOC"), (".", "O")],
+]
+
+torch.set_num_threads(1)  # tiny tensors: threads only add overhead
+
+TINY_MODEL = {"char_dim": 8, "char_filters": 16, "casing_dim": 4, "hidden": 32, "dropout": 0.1}
+TINY_TRAIN = TrainConfig(
+    epochs=60, batch_size=4, optimizer="adam", lr=0.02, lr_decay=0.0, patience=60, unk_replace=0.0, seed=3
+)
+
+
+def write_conll(path: Path, sentences: list[list[tuple[str, str]]], docstart: bool = True) -> Path:
+    lines = ["-DOCSTART- -X- -X- O", ""] if docstart else []
+    for sentence in sentences:
+        lines += [f"{word} NN O {tag}" for word, tag in sentence] + [""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def write_glove(path: Path, dim: int = 8) -> Path:
+    words = sorted({w.lower() for s in SENTENCES for w, _ in s} | {"london", "tokyo", "maria"})
+    rng = np.random.default_rng(0)
+    rows = [f"{w} " + " ".join(f"{x:.4f}" for x in rng.normal(size=dim)) for w in words]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("data")
+    write_conll(d / "train.txt", SENTENCES)
+    write_glove(d / "glove.txt")
+    return d
+
+
+@pytest.fixture(scope="session")
+def model_path(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small model trained to fit the ten sentences."""
+    out = tmp_path_factory.mktemp("model") / "tiny.pt"
+    corpus = read_conll(data_dir / "train.txt")
+    vectors = load_vectors(str(data_dir / "glove.txt"))
+    train(TINY_MODEL, TINY_TRAIN, corpus, corpus, vectors, out, torch.device("cpu"))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tagger(model_path: Path) -> Tagger:
+    return Tagger.load(model_path, "cpu")

@@ -1,0 +1,86 @@
+from pathlib import Path
+
+import pytest
+import torch
+
+from ner.checkpoint import load_checkpoint
+from ner.errors import InputError
+from ner.tagger import Tagger, resolve_device
+from tests.conftest import SENTENCES
+
+
+def test_fits_the_training_sentences(tagger: Tagger) -> None:
+    """The ten-sentence fixture is learnt to F1 1.0 (conftest trains on it)."""
+    words = [[w for w, _ in s] for s in SENTENCES]
+    assert tagger.tag(words) == [[t for _, t in s] for s in SENTENCES]
+    assert tagger.metadata["dev_scores"]["overall"]["f1"] == 100.0
+
+
+def test_alone_equals_inside_a_batch(tagger: Tagger) -> None:
+    words = [[w for w, _ in s] for s in SENTENCES] + [["Alice"], ["Paris", "and", "Berlin", "."] * 7]
+    together = tagger.predict(words)
+    for sentence, prediction in zip(words, together):
+        alone = tagger.predict([sentence])[0]
+        assert alone.tags == prediction.tags
+        assert [(e.start, e.end, e.label) for e in alone.entities] == [
+            (e.start, e.end, e.label) for e in prediction.entities
+        ]
+        for a, b in zip(alone.entities, prediction.entities):
+            assert a.score == pytest.approx(b.score, abs=1e-5)
+
+
+def test_scores_are_probabilities(tagger: Tagger) -> None:
+    prediction = tagger.predict([["Alice", "Walker", "visited", "Paris", "."]])[0]
+    assert [(e.start, e.end, e.label) for e in prediction.entities] == [(0, 2, "PER"), (3, 4, "LOC")]
+    assert all(0.5 < e.score <= 1.0 for e in prediction.entities)
+
+
+def test_empty_and_very_long_sentences(tagger: Tagger) -> None:
+    long = ["Paris", "is", "nice", "."] * 100  # longer than MAX_LEN: tagged in pieces
+    empty, tagged = tagger.predict([[], long])
+    assert empty.tags == [] and empty.entities == []
+    assert len(tagged.tags) == 400
+    assert [e.start for e in tagged.entities] == list(range(0, 400, 4))
+
+
+def test_save_load_gives_identical_predictions(tagger: Tagger, tmp_path: Path) -> None:
+    from ner.checkpoint import save_atomic
+
+    path = tmp_path / "copy.pt"
+    save_atomic(tagger.checkpoint(), path)
+    obj = torch.load(path, weights_only=True)
+    assert obj["vocab"]["tags"] == tagger.encoder.tags.items
+    again = Tagger.load(path, "cpu")
+    words = [[w for w, _ in s] for s in SENTENCES]
+    assert again.predict(words) == tagger.predict(words)
+
+
+def test_checkpoint_is_plain_data(model_path: Path) -> None:
+    obj = load_checkpoint(model_path)
+    assert obj["format_version"] == 1
+    assert obj["scheme"] == {"model": "iobes", "data": "iob2"}
+    assert obj["state_dict"]["word_embed.weight"].dtype == torch.float16
+    assert {"train", "dev", "epoch", "dev_scores", "versions", "date"} <= set(obj["metadata"])
+
+
+def test_bad_checkpoints_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="checkpoint not found"):
+        Tagger.load(tmp_path / "missing.pt")
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="not a readable checkpoint"):
+        Tagger.load(broken)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(InputError, match="missing format_version"):
+        Tagger.load(other)
+
+
+def test_device_resolution() -> None:
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    with pytest.raises(InputError, match="unknown device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="no CUDA GPU"):
+            resolve_device("cuda")

@@ -1,0 +1,99 @@
+import json
+import os
+import signal
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from ner.conll import read_conll
+from ner.embeddings import load_vectors
+from ner.tagger import Tagger
+from ner.train import EpochRecord, Interrupted, build_vocabs, resume_path, train
+from tests.conftest import TINY_MODEL, TINY_TRAIN
+
+SHORT = replace(TINY_TRAIN, epochs=4, unk_replace=0.5)
+
+
+def _run(data_dir: Path, out: Path, progress: object = None, resume: bool = False) -> list[float]:
+    corpus = read_conll(data_dir / "train.txt")
+    vectors = load_vectors(str(data_dir / "glove.txt"))
+    history = train(
+        TINY_MODEL,
+        SHORT,
+        corpus,
+        corpus,
+        vectors,
+        out,
+        torch.device("cpu"),
+        progress,
+        resume,  # type: ignore[arg-type]
+    )
+    return [r.loss for r in history.epochs]
+
+
+def test_vocabularies(data_dir: Path) -> None:
+    corpus = read_conll(data_dir / "train.txt")
+    vectors = load_vectors(str(data_dir / "glove.txt"))
+    encoder, singletons = build_vocabs(corpus, vectors, glove_limit=2, scheme="iobes")
+    assert encoder.words.items[:2] == ["<pad>", "<unk>"]
+    assert "london" not in encoder.words  # pretrained but past glove_limit and not in the data
+    assert encoder.words.get("Alice") == encoder.words.index["alice"]
+    assert encoder.words.get("3.5") != encoder.words.unk
+    assert set(encoder.tags.items) == {
+        "O",
+        "B-PER",
+        "E-PER",
+        "S-PER",
+        "B-ORG",
+        "E-ORG",
+        "S-ORG",
+        "S-LOC",
+        "B-LOC",
+        "E-LOC",
+        "S-MISC",
+        "B-MISC",
+        "E-MISC",
+    }
+    assert singletons == []  # every word has a vector in the toy GloVe
+
+
+def test_seeded_runs_are_identical_and_write_metrics(data_dir: Path, tmp_path: Path) -> None:
+    first = _run(data_dir, tmp_path / "a.pt")
+    second = _run(data_dir, tmp_path / "b.pt")
+    assert first == second
+    metrics = json.loads((tmp_path / "a.metrics.json").read_text())
+    assert [e["epoch"] for e in metrics["epochs"]] == [1, 2, 3, 4]
+    assert (tmp_path / "a.curve.png").stat().st_size > 0
+    assert not resume_path(tmp_path / "a.pt").exists()  # a finished run leaves no resume state
+
+
+class _InterruptAt:
+    def __init__(self, epoch: int) -> None:
+        self.epoch = 0
+        self.stop_at = epoch
+
+    def start_epoch(self, epoch: int, batches: int) -> None:
+        self.epoch = epoch
+
+    def batch(self, loss: float) -> None:
+        if self.epoch == self.stop_at:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def end_epoch(self, record: EpochRecord, best: bool) -> None:
+        pass
+
+
+def test_sigint_keeps_best_checkpoint_and_resume_carries_on(data_dir: Path, tmp_path: Path) -> None:
+    expected = _run(data_dir, tmp_path / "full.pt")
+    out = tmp_path / "m.pt"
+    with pytest.raises(Interrupted, match="signal 2 during epoch 3"):
+        _run(data_dir, out, _InterruptAt(3))
+    assert resume_path(out).exists()
+    stopped = Tagger.load(out, "cpu")
+    assert stopped.metadata["epoch"] <= 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    resumed = _run(data_dir, out, resume=True)
+    assert resumed == expected  # same losses as the run that was never interrupted
+    assert not resume_path(out).exists()
