@@ -1,0 +1,35 @@
+# The NER service: `docker build -t ner-service . && docker run -p 8000:8000 ner-service`
+FROM python:3.11-slim
+
+# Which PyTorch to install. The default is the CPU build from PyTorch's CPU wheel index; for a GPU
+# image pass e.g. --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu124. To install from
+# wheels on disk instead, put them in ./wheels/ (sent with the build context) and pass
+# --build-arg TORCH_INDEX= so that only PyPI and that folder are looked at.
+ARG TORCH_SPEC="torch>=2.2"
+ARG TORCH_INDEX="https://download.pytorch.org/whl/cpu"
+
+ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /srv
+
+# Dependencies first, in their own cached layers: code changes don't reinstall them.
+COPY wheels/ /tmp/wheels/
+RUN pip install --find-links /tmp/wheels ${TORCH_INDEX:+--extra-index-url "$TORCH_INDEX"} "$TORCH_SPEC" \
+ && rm -rf /tmp/wheels
+COPY pyproject.toml README.md ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+      > /tmp/requirements.txt \
+ && pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
+
+# The code and the default model (installed inside the package, found wherever it is installed).
+COPY ner/ ner/
+COPY app/ app/
+COPY models/ models/
+RUN pip install --no-deps . && rm -rf build ner app models *.egg-info
+
+RUN useradd --create-home --uid 10001 ner
+USER ner
+WORKDIR /home/ner
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)"]
+CMD ["ner", "serve", "--host", "0.0.0.0"]

@@ -1,0 +1,49 @@
+"""Reliability of entity scores on a CoNLL file: of the entities scored in each band, how many are right.
+
+    python bench/calibration.py --model models/conll03-en.pt --data $NER_DATA/valid.txt
+
+An entity is right when a gold entity has the same tokens and label (conlleval's exact match).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ner.conll import read_conll
+from ner.tagger import Tagger
+from ner.tags import spans_from_tags
+
+BANDS = [(0.0, 0.5), (0.5, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 0.99), (0.99, 1.0001)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, default=Path("models/conll03-en.pt"))
+    parser.add_argument("--data", type=Path, required=True)
+    args = parser.parse_args()
+    tagger = Tagger.load(args.model, "cpu")
+    data = read_conll(args.data)
+    predictions = tagger.predict([s.tokens for s in data.sentences])
+    scored = []
+    for sentence, prediction in zip(data.sentences, predictions):
+        gold = {(s.start, s.end, s.label) for s in spans_from_tags(sentence.tags)}
+        scored += [(e.score, (e.start, e.end, e.label) in gold) for e in prediction.entities]
+    print("| score band | entities | right | mean score |")
+    print("| --- | --- | --- | --- |")
+    for low, high in BANDS:
+        band = [(s, ok) for s, ok in scored if low <= s < high]
+        if band:
+            right = 100 * sum(ok for _, ok in band) / len(band)
+            mean = 100 * sum(s for s, _ in band) / len(band)
+            print(f"| {low:.2f}-{min(high, 1):.2f} | {len(band)} | {right:.1f}% | {mean:.1f}% |")
+    ece = 0.0
+    for low, high in BANDS:
+        band = [(s, ok) for s, ok in scored if low <= s < high]
+        if band:
+            ece += abs(sum(ok for _, ok in band) - sum(s for s, _ in band)) / len(scored)
+    print(f"\n{len(scored)} predicted entities; expected calibration error {100 * ece:.2f} points")
+
+
+if __name__ == "__main__":
+    main()

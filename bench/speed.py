@@ -1,0 +1,105 @@
+"""Training and tagging speed, and dev F1, of a checkpoint on a CoNLL file.
+
+    python bench/speed.py --model models/conll03-en.pt --train $NER_DATA/train.txt --dev $NER_DATA/valid.txt
+
+Prints seconds per training epoch (extrapolated from --train-batches timed batches of the default
+config), training sentences/s, and tagging tokens/s at batch 1, 32 and 256 (median of --runs runs,
+pre-tokenised input, tokeniser excluded, as the spaCy peer's bench), plus entity F1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ner.batch import buckets, collate
+from ner.conll import read_conll
+from ner.embeddings import load_vectors
+from ner.evaluate import evaluate
+from ner.model import BiLstmCrf, ModelConfig
+from ner.tagger import Tagger
+from ner.tags import convert
+from ner.train import TrainConfig, _optimizer, build_vocabs
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tagging(tagger: Tagger, sentences: list[list[str]], runs: int) -> dict[int, float]:
+    tokens = sum(map(len, sentences))
+    tagger.predict(sentences[:256], batch_size=256)  # warm-up
+    speeds = {}
+    for batch_size in (1, 32, 256):
+        subset = sentences if batch_size > 1 else sentences[:1000]
+        n = tokens if batch_size > 1 else sum(map(len, subset))
+        walls = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            tagger.predict(subset, batch_size=batch_size)
+            walls.append(time.perf_counter() - t)
+        speeds[batch_size] = n / statistics.median(walls)
+    return speeds
+
+
+def training(train_file: Path, config_file: Path, batches: int) -> tuple[float, float]:
+    config = tomllib.loads(config_file.read_text())
+    cfg = TrainConfig(**config["train"])
+    corpus = read_conll(train_file)
+    vectors = load_vectors(config.get("embeddings", "glove-6b-50d"))
+    encoder, _ = build_vocabs(corpus, vectors, cfg.glove_limit, cfg.scheme)
+    model = BiLstmCrf(
+        ModelConfig(len(encoder.words), len(encoder.chars), len(encoder.tags), vectors.dim, **config["model"])
+    )
+    optimizer = _optimizer(model.parameters(), cfg)
+    encoded = [encoder.encode(s.tokens, convert(s.tags, cfg.scheme)) for s in corpus.sentences]
+    order = list(buckets([len(e.words) for e in encoded], cfg.batch_size, np.random.default_rng(0)))
+    model.train()
+    t = time.perf_counter()
+    sentences = 0
+    for indices in order[:batches]:
+        batch = collate([encoded[i] for i in indices])
+        assert batch.tags is not None
+        loss = model.loss(batch, batch.tags)
+        optimizer.zero_grad()
+        loss.backward()  # type: ignore[no-untyped-call]
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+        optimizer.step()
+        sentences += len(indices)
+    per_sentence = (time.perf_counter() - t) / sentences
+    return per_sentence * len(encoded), 1 / per_sentence
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "conll03-en.pt")
+    parser.add_argument("--dev", type=Path, required=True)
+    parser.add_argument("--train", type=Path, help="also time training on this file")
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "conll03.toml")
+    parser.add_argument("--train-batches", type=int, default=120)
+    parser.add_argument("--threads", type=int, default=1, help="PyTorch threads (the peer uses one)")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"threads: {torch.get_num_threads()}")
+    if args.train:
+        epoch, rate = training(args.train, args.config, args.train_batches)
+        print(f"training: {epoch:.0f} s/epoch (extrapolated), {rate:.0f} sentences/s")
+    tagger = Tagger.load(args.model, "cpu")
+    dev = read_conll(args.dev)
+    sentences = [s.tokens for s in dev.sentences]
+    for batch_size, speed in tagging(tagger, sentences, args.runs).items():
+        print(f"tagging batch {batch_size}: {speed:,.0f} tokens/s (median of {args.runs})")
+    report = evaluate([s.tags for s in dev.sentences], tagger.tag(sentences))
+    tokens = sum(map(len, sentences))
+    print(f"entity F1 {report.overall.f1:.2f} over {len(sentences)} sentences, {tokens} tokens")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""How the raw-text path fares on a CoNLL file written back as plain text.
+
+    python bench/tokenizer_check.py --model models/conll03-en.pt --data $NER_DATA/valid.txt
+
+Each sentence is detokenised the way newswire is written (no space before closing punctuation,
+clitics and "n't"; none after opening brackets; quotes attached inward), tokenised again by
+``ner.tokenize``, and compared with the gold tokens. Entity F1 is then measured twice, on character
+spans: tagging the gold tokens, and tagging the plain text end to end (tokeniser and sentence splitter
+included). Model selection never sees these numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ner.annotate import entities
+from ner.conll import read_conll
+from ner.tagger import Tagger
+from ner.tags import spans_from_tags
+from ner.tokenize import Tokenizer
+
+NO_SPACE_BEFORE = {
+    ".",
+    ",",
+    ":",
+    ";",
+    "?",
+    "!",
+    ")",
+    "]",
+    "}",
+    "'s",
+    "'S",
+    "n't",
+    "'re",
+    "'ve",
+    "'ll",
+    "'m",
+    "'d",
+    "%",
+}
+NO_SPACE_AFTER = {"(", "[", "{", "$"}
+
+
+def detokenise(tokens: list[str]) -> tuple[str, list[tuple[int, int]]]:
+    """Plain text and the character span of each token in it."""
+    text, spans, open_quote = "", [], False
+    for i, token in enumerate(tokens):
+        glue = i == 0 or token in NO_SPACE_BEFORE or tokens[i - 1] in NO_SPACE_AFTER
+        if token == '"':
+            glue = glue or open_quote  # a closing quote sticks to the word before it
+            open_quote = not open_quote
+        elif i > 0 and tokens[i - 1] == '"' and open_quote:
+            glue = True  # the word after an opening quote sticks to it
+        if not glue:
+            text += " "
+        spans.append((len(text), len(text) + len(token)))
+        text += token
+    return text, spans
+
+
+def char_spans(tags: list[str], spans: list[tuple[int, int]]) -> set[tuple[int, int, str]]:
+    return {(spans[s.start][0], spans[s.end - 1][1], s.label) for s in spans_from_tags(tags)}
+
+
+def f1(gold: list[set[tuple[int, int, str]]], pred: list[set[tuple[int, int, str]]]) -> float:
+    tp = sum(len(g & p) for g, p in zip(gold, pred))
+    n_gold, n_pred = sum(map(len, gold)), sum(map(len, pred))
+    return 200 * tp / (n_gold + n_pred) if n_gold + n_pred else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, default=Path("models/conll03-en.pt"))
+    parser.add_argument("--data", type=Path, required=True)
+    args = parser.parse_args()
+    tagger = Tagger.load(args.model, "cpu")
+    tokenizer = Tokenizer()
+    data = read_conll(args.data)
+    texts = [detokenise(s.tokens) for s in data.sentences]
+    same = sum(
+        [t.text for t in tokenizer.tokenize(text)] == s.tokens for s, (text, _) in zip(data.sentences, texts)
+    )
+    print(f"gold tokens recovered: {same}/{len(texts)} sentences ({100 * same / len(texts):.2f}%)")
+    gold = [char_spans(s.tags, spans) for s, (_, spans) in zip(data.sentences, texts)]
+    on_tokens = [
+        char_spans(tags, spans)
+        for tags, (_, spans) in zip(tagger.tag([s.tokens for s in data.sentences]), texts)
+    ]
+    on_text = []
+    for text, _ in texts:
+        sentences = tokenizer.sentences(text)
+        found = entities(text, sentences, tagger.predict([[t.text for t in s] for s in sentences]))
+        on_text.append({(e.start, e.end, e.label) for e in found})
+    print(f"entity F1 on gold tokens: {f1(gold, on_tokens):.2f}")
+    print(f"entity F1 on plain text:  {f1(gold, on_text):.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The bundled default model; installed as ``ner._models`` so it is found however ner is installed."""

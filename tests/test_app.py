@@ -1,0 +1,141 @@
+"""The HTTP contract and every error path, through FastAPI's TestClient."""
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.main import create_app
+from app.settings import Settings
+from ner.cli import main
+from ner.tagger import Tagger
+
+
+@pytest.fixture(scope="module")
+def client(tagger: Tagger) -> Iterator[TestClient]:
+    limits = Settings(max_texts=4, max_chars=200, max_tokens=50, max_body_bytes=5000, queue_limit=64)
+    with TestClient(create_app(limits, tagger)) as c:
+        yield c
+
+
+def test_tag_texts(client: TestClient) -> None:
+    text = "Alice Walker visited Paris."
+    body = client.post("/tag", json={"texts": [text, ""]}).json()
+    assert body["model"] == "tiny"
+    first, empty = body["results"]
+    assert [
+        (e["text"], e["label"], e["start"], e["end"], e["token_start"], e["token_end"])
+        for e in first["entities"]
+    ] == [
+        ("Alice Walker", "PER", 0, 12, 0, 2),
+        ("Paris", "LOC", 21, 26, 3, 4),
+    ]
+    assert all(0 < e["score"] <= 1 for e in first["entities"])
+    assert first["tokens"] is None
+    assert empty == {"entities": [], "tokens": None}
+
+
+def test_tag_pre_tokenised_with_tokens_returned(client: TestClient) -> None:
+    body = client.post("/tag", json={"tokens": [["Bob", "Stone", "flew", "."]], "return_tokens": True}).json()
+    result = body["results"][0]
+    assert result["entities"][0]["text"] == "Bob Stone"
+    assert (result["entities"][0]["start"], result["entities"][0]["end"]) == (0, 9)
+    assert [(t["text"], t["start"], t["end"], t["tag"]) for t in result["tokens"]] == [
+        ("Bob", 0, 3, "B-PER"), ("Stone", 4, 9, "I-PER"), ("flew", 10, 14, "O"), (".", 15, 16, "O")
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"texts": ["a"], "tokens": [["a"]]},
+        {},
+        {"texts": "not a list"},
+        {"texts": [1]},
+        {"tokens": [["fine", ""]]},
+        {"tokens": [["two words"]]},
+        {"texts": ["a"], "unknown": 1},
+    ],
+)
+def test_bad_requests_are_422(client: TestClient, body: dict[str, object]) -> None:
+    response = client.post("/tag", json=body)
+    assert response.status_code == 422
+    assert "detail" in response.json()
+
+
+def test_broken_json_and_utf8_are_4xx(client: TestClient) -> None:
+    assert (
+        client.post("/tag", content=b"{not json", headers={"content-type": "application/json"}).status_code
+        == 422
+    )
+    bad = client.post(
+        "/tag", content=b'{"texts": ["\xff\xfe"]}', headers={"content-type": "application/json"}
+    )
+    assert 400 <= bad.status_code < 500
+
+
+@pytest.mark.parametrize(
+    ("body", "limit"),
+    [
+        ({"texts": ["a"] * 5}, "max_texts"),
+        ({"texts": ["x" * 201]}, "max_chars"),
+        ({"tokens": [["x"] * 51]}, "max_tokens"),
+        ({"texts": ["x " * 3000]}, "max_body_bytes"),
+    ],
+)
+def test_limits_give_413_naming_the_limit(client: TestClient, body: dict[str, object], limit: str) -> None:
+    response = client.post("/tag", json=body)
+    assert response.status_code == 413
+    assert response.json()["limit"] == limit
+
+
+def test_full_queue_gives_503_with_retry_after(tagger: Tagger) -> None:
+    with TestClient(create_app(Settings(queue_limit=1), tagger)) as c:
+        response = c.post("/tag", json={"texts": ["Alice went home. Bob stayed."]})
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "1"
+        assert c.post("/tag", json={"texts": ["Alice went home."]}).status_code == 200
+
+
+def test_health_ready_info_metrics(client: TestClient, tagger: Tagger) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/ready").status_code == 200
+    info = client.get("/info").json()
+    assert info["labels"] == ["LOC", "MISC", "ORG", "PER"]
+    assert info["dev_scores"]["overall"]["f1"] == 100.0
+    assert info["sizes"]["parameters"] > 0
+    client.post("/tag", json={"texts": ["Alice"]})
+    metrics = client.get("/metrics").text
+    assert 'ner_requests_total{method="POST",route="/tag",status="200"}' in metrics
+    assert "ner_batch_sentences_bucket" in metrics and "ner_tokens_total" in metrics
+    assert client.get("/openapi.json").json()["paths"]["/tag"]["post"]
+
+
+def test_not_ready_before_startup(tagger: Tagger) -> None:
+    c = TestClient(create_app(Settings(), tagger))  # lifespan not entered: model not loaded
+    assert c.get("/ready").status_code == 503
+    assert c.get("/health").status_code == 200
+    assert c.post("/tag", json={"texts": ["a"]}).status_code == 503
+
+
+def test_serve_with_missing_model_exits_2(tmp_path, caplog) -> None:
+    assert main(["serve", "--model", str(tmp_path / "nope.pt"), "--device", "cpu"]) == 2
+    assert "checkpoint not found" in caplog.text
+
+
+TEXT = st.text(alphabet=st.characters(codec=None, exclude_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(TEXT, min_size=1, max_size=3))
+def test_offsets_are_exact_for_arbitrary_unicode(client: TestClient, noise: list[str]) -> None:
+    text = noise[0] + " Alice Walker visited Paris " + "".join(noise[1:]) + " Bob Stone"
+    response = client.post("/tag", json={"texts": [text[:200]], "return_tokens": True})
+    assert response.status_code == 200
+    result = response.json()["results"][0]
+    for e in result["entities"]:
+        assert text[e["start"] : e["end"]] == e["text"]
+    for t in result["tokens"]:
+        assert text[t["start"] : t["end"]] == t["text"]
