@@ -15,12 +15,13 @@ WORKDIR /srv
 COPY wheels/ /tmp/wheels/
 RUN pip install --find-links /tmp/wheels ${TORCH_INDEX:+--extra-index-url "$TORCH_INDEX"} "$TORCH_SPEC" \
  && rm -rf /tmp/wheels
-COPY pyproject.toml README.md ./
+COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
       > /tmp/requirements.txt \
  && pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
 
 # The code and the default model (installed inside the package, found wherever it is installed).
+COPY README.md ./
 COPY ner/ ner/
 COPY app/ app/
 COPY models/ models/

@@ -47,7 +47,8 @@ class Batch:
     """Padded tensors for a batch of sentences; ``mask`` is built here once and nowhere else."""
 
     words: Tensor  # (batch, seq)
-    chars: Tensor  # (batch, seq, chars)
+    chars: Tensor  # (distinct words + 1, chars): each distinct spelling once; row 0 is padding
+    char_index: Tensor  # (batch, seq): the row of ``chars`` that spells each token
     casing: Tensor  # (batch, seq)
     mask: Tensor  # (batch, seq) bool, right-padded
     lengths: Tensor  # (batch,) on the CPU, as pack_padded_sequence wants
@@ -57,6 +58,7 @@ class Batch:
         return Batch(
             self.words.to(device, non_blocking=True),
             self.chars.to(device, non_blocking=True),
+            self.char_index.to(device, non_blocking=True),
             self.casing.to(device, non_blocking=True),
             self.mask.to(device, non_blocking=True),
             self.lengths,
@@ -82,14 +84,17 @@ class Encoder:
 
 
 def collate(sentences: list[Encoded]) -> Batch:
-    """Pad encoded sentences (none empty) to the longest one."""
+    """Pad encoded sentences (none empty) to the longest one.
+
+    Characters are stored once per distinct spelling in the batch (a batch of newswire repeats most
+    words), so the character CNN runs on far fewer rows than there are tokens."""
     lengths = [len(s.words) for s in sentences]
     seq = max(lengths)
-    width = max(len(c) for s in sentences for c in s.chars)
     words = np.zeros((len(sentences), seq), dtype=np.int64)
-    chars = np.zeros((len(sentences), seq, width), dtype=np.int64)
+    char_index = np.zeros((len(sentences), seq), dtype=np.int64)
     cases = np.zeros((len(sentences), seq), dtype=np.int64)
     tags = np.zeros((len(sentences), seq), dtype=np.int64)
+    rows: dict[tuple[int, ...], int] = {(): 0}
     for i, s in enumerate(sentences):
         n = lengths[i]
         words[i, :n] = s.words
@@ -97,12 +102,17 @@ def collate(sentences: list[Encoded]) -> Batch:
         if s.tags:
             tags[i, :n] = s.tags
         for j, c in enumerate(s.chars):
-            chars[i, j, : len(c)] = c
+            char_index[i, j] = rows.setdefault(tuple(c), len(rows))
+    width = max(map(len, rows))
+    chars = np.zeros((len(rows), width), dtype=np.int64)
+    for spelling, row in rows.items():
+        chars[row, : len(spelling)] = spelling
     length_tensor = torch.tensor(lengths)
     mask = torch.arange(seq)[None, :] < length_tensor[:, None]  # (batch, seq)
     return Batch(
         torch.from_numpy(words),
         torch.from_numpy(chars),
+        torch.from_numpy(char_index),
         torch.from_numpy(cases),
         mask,
         length_tensor,

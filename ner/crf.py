@@ -11,10 +11,14 @@ column, ``end`` (num_tags,).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
+
+Rows = np.ndarray | Sequence[Sequence[float]]  # (seq, num_tags) scores off the device
 
 
 @dataclass
@@ -90,19 +94,20 @@ def forward_backward(emissions: Tensor, mask: Tensor, crf: CrfScores) -> Forward
 
 
 def span_log_prob(
-    alpha: list[list[float]],
-    beta: list[list[float]],
-    emissions: list[list[float]],
-    transitions: list[list[float]],
+    alpha: Rows,
+    beta: Rows,
+    emissions: Rows,
+    transitions: Rows,
     log_z: float,
     start: int,
     tags: list[int],
 ) -> float:
     """Log-probability that one sentence's tags at ``start``, ``start+1``, ... are exactly ``tags``.
 
-    Plain lists (one sentence's rows, moved off the device once) keep this cheap per entity.
+    Arguments are one sentence's (seq, num_tags) rows already off the device (numpy arrays or lists),
+    which keeps this cheap per entity.
     """
-    score = alpha[start][tags[0]]
+    score = float(alpha[start][tags[0]])
     for offset in range(1, len(tags)):
-        score += transitions[tags[offset - 1]][tags[offset]] + emissions[start + offset][tags[offset]]
-    return score + beta[start + len(tags) - 1][tags[-1]] - log_z
+        score += float(transitions[tags[offset - 1]][tags[offset]] + emissions[start + offset][tags[offset]])
+    return score + float(beta[start + len(tags) - 1][tags[-1]]) - log_z

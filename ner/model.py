@@ -44,15 +44,14 @@ class CharCNN(nn.Module):
         self.conv = nn.Conv1d(dim, filters, window, padding=window // 2)
 
     def forward(self, chars: Tensor) -> Tensor:
-        """(batch, seq, chars) indices -> (batch, seq, filters)."""
-        batch, seq, length = chars.shape
-        flat = chars.reshape(batch * seq, length)  # (words, chars)
+        """(words, chars) indices, 0-padded -> (words, filters); an all-padding row gives zeros."""
+        flat = chars  # (words, chars)
         x = self.embed(flat).transpose(1, 2)  # (words, dim, chars)
         h: Tensor = self.conv(x)  # (words, filters, chars)
         h = h.masked_fill((flat == 0).unsqueeze(1), FORBIDDEN)  # padding never wins the max
         pooled = h.max(dim=2).values  # (words, filters)
         pooled = pooled.masked_fill((flat[:, 0] == 0).unsqueeze(1), 0.0)  # padding words are zero
-        return pooled.reshape(batch, seq, -1)  # (batch, seq, filters)
+        return pooled
 
 
 class BiLstmCrf(nn.Module):
@@ -90,7 +89,8 @@ class BiLstmCrf(nn.Module):
 
     def emissions(self, batch: Batch) -> Tensor:
         """(batch, seq, num_tags) emission scores."""
-        parts = [self.word_embed(batch.words), self.char_cnn(batch.chars)]  # (batch, seq, *)
+        spelled = self.char_cnn(batch.chars)[batch.char_index]  # (batch, seq, filters)
+        parts = [self.word_embed(batch.words), spelled]  # (batch, seq, *)
         if self.casing_embed is not None:
             parts.append(self.casing_embed(batch.casing))
         x = self.dropout(torch.cat(parts, dim=2))  # (batch, seq, features)

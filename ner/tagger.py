@@ -175,10 +175,11 @@ class Tagger:
         out = []
         if scores:
             fb = crf.forward_backward(emissions, batch.mask, crf_scores)
-            alpha, beta = fb.alpha.cpu().tolist(), fb.beta.cpu().tolist()
+            # one copy off the device per batch; numpy rows index cheaply per entity
+            alpha, beta = fb.alpha.cpu().numpy(), fb.beta.cpu().numpy()
             log_z = fb.log_z.cpu().tolist()
-            emit = emissions.cpu().tolist()
-            trans = crf_scores.transitions.cpu().tolist()
+            emit = emissions.cpu().numpy()
+            trans = crf_scores.transitions.cpu().numpy()
         for b, tokens in enumerate(sentences):
             path = best[b][: len(tokens)]
             tags = [labels[k] for k in path]

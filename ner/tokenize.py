@@ -27,6 +27,8 @@ _PATTERN = "|".join(
         r"n't(?!\w)",
         rf"['’]{_CLITIC}",  # 's 're 'll
         r"\p{N}+(?:[.,:/\-]\p{N}+)+(?:-\w+)*",  # 1,000.5  1996-08-22  6-4  10:30
+        r"^\.\p{N}+",  # .496 (each whitespace-separated word is matched on its own)
+        r"\p{Lu}{1,2}\$",  # C$ US$
         rf"\w+(?:(?:[-/&]|['’](?!{_CLITIC}))\w+)*",  # Anglo-Dutch, AT&T, O'Neill
         r"\.{2,}|-{2,}",  # ... --
         r"\S",  # any other character on its own
@@ -60,7 +62,8 @@ class Tokenizer:
         """All tokens of ``text``, in order."""
         pieces = self._pre.pre_tokenize_str(text)
         # Python counts a few control characters (U+001C-U+001F) as spaces where Rust does not
-        return [Token(p, start, end) for p, (start, end) in pieces if not p.isspace()]
+        tokens = [Token(p, start, end) for p, (start, end) in pieces if not p.isspace()]
+        return _merge_list_numbers(text, tokens)
 
     def sentences(self, text: str) -> list[list[Token]]:
         """Tokens grouped into sentences: a break after sentence-final punctuation (and any closing
@@ -85,6 +88,26 @@ class Tokenizer:
         if current:
             out.append(current)
         return out
+
+
+def _merge_list_numbers(text: str, tokens: list[Token]) -> list[Token]:
+    """A number and a period opening a line ("1. Smith", results tables) are one token, as in CoNLL.
+
+    The pre-tokenizer sees one word at a time, so this needs the line context it lacks."""
+    out: list[Token] = []
+    for token in tokens:
+        prev = out[-1] if out else None
+        if (
+            token.text == "."
+            and prev is not None
+            and prev.end == token.start
+            and prev.text.isdigit()
+            and (len(out) == 1 or "\n" in text[out[-2].end : prev.start])
+        ):
+            out[-1] = Token(prev.text + ".", prev.start, token.end)
+        else:
+            out.append(token)
+    return out
 
 
 def join_tokens(tokens: list[str]) -> tuple[str, list[Token]]:

@@ -60,4 +60,5 @@ def test_collate_builds_right_padded_bool_mask() -> None:
     assert batch.mask.dtype == torch.bool
     assert batch.mask.tolist() == [[True, True], [True, False]]
     assert batch.tags is None
-    assert batch.chars.shape == (2, 2, 5)
+    assert batch.chars.shape == (4, 5)  # padding row + three distinct spellings
+    assert batch.char_index.tolist() == [[1, 2], [3, 0]]

@@ -26,7 +26,7 @@ def test_alone_equals_inside_a_batch(tagger: Tagger) -> None:
             (e.start, e.end, e.label) for e in prediction.entities
         ]
         for a, b in zip(alone.entities, prediction.entities):
-            assert a.score == pytest.approx(b.score, abs=1e-5)
+            assert a.score == pytest.approx(b.score, abs=1e-4)  # float32 GEMMs differ by batch shape
 
 
 def test_scores_are_probabilities(tagger: Tagger) -> None:

@@ -20,6 +20,8 @@ TOK = Tokenizer(max_tokens=8)
             ["Mr.", "Smith", "won", "6-4", "and", "did", "n't", "care", "..."],
         ),
         ('AT&T said: "O\'Neill (ORG)"', ["AT&T", "said", ":", '"', "O'Neill", "(", "ORG", ")", '"']),
+        ("3. Smith .496 C$ 12.", ["3.", "Smith", ".496", "C$", "12", "."]),
+        ("Results:\n1. Jones 2.", ["Results", ":", "1.", "Jones", "2", "."]),
     ],
 )
 def test_conll_style_tokens(text: str, tokens: list[str]) -> None:
