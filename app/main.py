@@ -104,5 +104,11 @@ def serve(overrides: dict[str, Any]) -> int:
     except InputError as exc:
         log.error("cannot start: %s", exc)
         return 2
-    uvicorn.run(create_app(settings, tagger), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        create_app(settings, tagger),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=settings.access_log,
+    )
     return 0

@@ -25,4 +25,5 @@ class Settings(BaseSettings):
     max_chars: int = Field(20_000, ge=1, description="characters per text")
     max_tokens: int = Field(2_000, ge=1, description="tokens per pre-tokenised list")
     max_body_bytes: int = Field(4_000_000, ge=1, description="request body size")
+    access_log: bool = Field(False, description="log every request (uvicorn's access log)")
     sentence_tokens: int = Field(128, ge=1, description="longest sentence before it is cut")

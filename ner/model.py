@@ -94,9 +94,12 @@ class BiLstmCrf(nn.Module):
         if self.casing_embed is not None:
             parts.append(self.casing_embed(batch.casing))
         x = self.dropout(torch.cat(parts, dim=2))  # (batch, seq, features)
-        packed = pack_padded_sequence(x, batch.lengths, batch_first=True, enforce_sorted=False)
-        out, _ = self.rnn(packed)
-        h, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        if bool((batch.lengths == x.shape[1]).all()):
+            h, _ = self.rnn(x)  # no padding (one sentence, say): packing would only cost time
+        else:
+            packed = pack_padded_sequence(x, batch.lengths, batch_first=True, enforce_sorted=False)
+            out, _ = self.rnn(packed)
+            h, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
         # h: (batch, seq, 2 * hidden)
         emissions: Tensor = self.proj(self.dropout(h))  # (batch, seq, num_tags)
         return emissions
