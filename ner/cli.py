@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_device(e)
 
+    c = sub.add_parser("calibrate", help="fit the temperature of entity scores on held-out data")
+    c.add_argument("--model", type=Path, default=None, help="checkpoint to update in place")
+    c.add_argument("--data", type=Path, required=True, help="tagged CoNLL file (the dev set)")
+    c.add_argument("--half", choices=("even", "odd", "all"), default="even", help="sentences to fit on")
+    _add_device(c)
+
     g = sub.add_parser("tag", help="tag a CoNLL or plain-text file")
     g.add_argument("--model", type=Path, default=None)
     g.add_argument("--input", type=Path, required=True)
@@ -179,6 +185,27 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from ner.calibrate import fit_temperature
+    from ner.checkpoint import load_checkpoint, save_atomic
+    from ner.conll import read_conll
+
+    path = args.model or default_model()
+    tagger = _load_tagger(path, args.device)
+    data = read_conll(args.data)
+    chosen = data.sentences if args.half == "all" else data.sentences[args.half == "odd" :: 2]
+    temperature, nll, nll_one = fit_temperature(tagger, [s.tokens for s in chosen], [s.tags for s in chosen])
+    obj = load_checkpoint(path)
+    obj["metadata"]["calibration"] = {
+        "temperature": temperature,
+        "data": {"path": str(args.data), "sha256": data.sha256, "sentences": args.half},
+        "nll_per_sentence": {"before": nll_one, "after": nll},
+    }
+    save_atomic(obj, path)
+    print(f"temperature {temperature:.2f}: gold NLL per sentence {nll_one:.4f} -> {nll:.4f}; updated {path}")
+    return 0
+
+
 def cmd_tag(args: argparse.Namespace) -> int:
     from ner.annotate import tag_text
     from ner.conll import read_conll, read_lines
@@ -222,6 +249,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
+    "calibrate": cmd_calibrate,
     "tag": cmd_tag,
     "serve": cmd_serve,
 }

@@ -60,6 +60,20 @@ def viterbi(emissions: Tensor, mask: Tensor, crf: CrfScores) -> Tensor:
     return torch.stack(path, dim=1)  # (batch, seq)
 
 
+def scaled(crf: CrfScores, temperature: float) -> CrfScores:
+    """The CRF's scores divided by ``temperature`` (> 1 softens probabilities; argmax unchanged)."""
+    return CrfScores(crf.start / temperature, crf.transitions / temperature, crf.end / temperature)
+
+
+def path_score(emissions: Tensor, tags: Tensor, mask: Tensor, crf: CrfScores) -> Tensor:
+    """Unnormalised score of the given ``tags`` (batch, seq) per sentence, (batch,)."""
+    emitted = emissions.gather(2, tags.unsqueeze(2)).squeeze(2)  # (batch, seq)
+    moved = crf.transitions[tags[:, :-1], tags[:, 1:]]  # (batch, seq - 1)
+    last = tags.gather(1, (mask.sum(dim=1) - 1).unsqueeze(1)).squeeze(1)  # (batch,)
+    inner = (emitted * mask).sum(dim=1) + (moved * mask[:, 1:]).sum(dim=1)  # (batch,)
+    return crf.start[tags[:, 0]] + inner + crf.end[last]
+
+
 @dataclass
 class ForwardBackward:
     """Log forward and backward scores and the log partition function of a batch."""

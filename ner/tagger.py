@@ -82,6 +82,11 @@ class Tagger:
         return sorted({t[2:] for t in self.encoder.tags.items if t != "O"})
 
     @property
+    def temperature(self) -> float:
+        """Divides the CRF's scores before computing probabilities (set by ``ner calibrate``)."""
+        return float(self.metadata.get("calibration", {}).get("temperature", 1.0))
+
+    @property
     def name(self) -> str:
         return str(self.metadata.get("name", "ner"))
 
@@ -174,12 +179,14 @@ class Tagger:
         labels = self.encoder.tags.items
         out = []
         if scores:
-            fb = crf.forward_backward(emissions, batch.mask, crf_scores)
+            soft = crf.scaled(crf_scores, self.temperature)
+            emissions = emissions / self.temperature
+            fb = crf.forward_backward(emissions, batch.mask, soft)
             # one copy off the device per batch; numpy rows index cheaply per entity
             alpha, beta = fb.alpha.cpu().numpy(), fb.beta.cpu().numpy()
             log_z = fb.log_z.cpu().tolist()
             emit = emissions.cpu().numpy()
-            trans = crf_scores.transitions.cpu().numpy()
+            trans = soft.transitions.cpu().numpy()
         for b, tokens in enumerate(sentences):
             path = best[b][: len(tokens)]
             tags = [labels[k] for k in path]

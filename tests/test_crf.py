@@ -81,3 +81,14 @@ def test_span_probability_matches_brute_force() -> None:
             tags,
         )
         assert abs(torch.exp(torch.tensor(got)).item() - want) < 1e-5
+
+
+def test_path_score_matches_brute_force() -> None:
+    from ner.crf import path_score
+
+    emissions, mask, lengths, scores = _setup(seed=3)
+    tags = torch.tensor([[0, 2, 1, 1], [1, 0, 0, 0], [2, 0, 0, 0]])
+    got = path_score(emissions, tags, mask, scores)
+    for b, n in enumerate(lengths.tolist()):
+        want = _path_score(emissions[b], tuple(tags[b, :n].tolist()), scores)
+        assert abs(float(got[b]) - want) < 1e-5

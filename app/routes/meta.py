@@ -40,6 +40,7 @@ async def info(tagger: TaggerDep) -> dict[str, Any]:
         "tag_scheme": {"model": tagger.model_scheme, "output": tagger.data_scheme},
         "dev_scores": meta.get("dev_scores"),
         "epoch": meta.get("epoch"),
+        "score_temperature": tagger.temperature,
         "trained": meta.get("date"),
         "sizes": {
             "words": config.num_words,

@@ -1,0 +1,48 @@
+"""Temperature scaling of the CRF, so that entity scores read as probabilities.
+
+One scalar T divides every CRF score before the forward-backward pass; Viterbi's answer does not move.
+T is the value that maximises the likelihood of the gold tag sequences of held-out sentences.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ner import crf
+from ner.batch import collate
+from ner.tagger import Tagger
+from ner.tags import convert
+
+GRID = [round(0.5 + 0.05 * k, 2) for k in range(71)]  # 0.5 ... 4.0
+
+
+def fit_temperature(
+    tagger: Tagger, sentences: list[list[str]], gold: list[list[str]], batch_size: int = 256
+) -> tuple[float, float, float]:
+    """The temperature on ``GRID`` with the lowest mean gold NLL; returns (T, nll at T, nll at 1)."""
+    index = tagger.encoder.tags.index
+    totals = dict.fromkeys(GRID, 0.0)
+    base = tagger.model.crf_scores()
+    tagger.model.eval()
+    with torch.inference_mode():
+        for first in range(0, len(sentences), batch_size):
+            words = sentences[first : first + batch_size]
+            tags = [
+                [index[t] for t in convert(g, tagger.model_scheme)] for g in gold[first : first + batch_size]
+            ]
+            batch = collate([tagger.encoder.encode(w) for w in words]).to(tagger.device)
+            emissions = tagger.model.emissions(batch)  # (batch, seq, num_tags)
+            gold_tags = torch.zeros_like(batch.words)
+            for b, t in enumerate(tags):
+                gold_tags[b, : len(t)] = torch.tensor(t)
+            for temperature in GRID:
+                scores = crf.scaled(base, temperature)
+                scaled = emissions / temperature
+                log_z = crf.forward_backward(scaled, batch.mask, scores).log_z  # (batch,)
+                gold_score = crf.path_score(scaled, gold_tags, batch.mask, scores)  # (batch,)
+                totals[temperature] += float((log_z - gold_score).sum())
+    best = min(GRID, key=totals.__getitem__)
+    n = len(sentences)
+    return best, totals[best] / n, totals[1.0] / n if 1.0 in totals else math.nan
