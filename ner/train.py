@@ -300,7 +300,7 @@ def write_metrics(out: Path, history: History) -> None:
     loss_ax = ax.twinx()
     loss_ax.plot(epochs, [r.loss for r in history.epochs], "s--", color="tab:red", label="train loss")
     loss_ax.set_ylabel("train loss (NLL per sentence)")
-    fig.legend(loc="lower center", ncol=2)
+    fig.legend(loc="center right", bbox_to_anchor=(0.86, 0.5))
     fig.tight_layout()
     fig.savefig(out.with_name(out.stem + ".curve.png"), dpi=100)
     plt.close(fig)
