@@ -25,7 +25,7 @@ from ner.evaluate import evaluate
 from ner.model import BiLstmCrf, ModelConfig
 from ner.tagger import Tagger
 from ner.tags import convert
-from ner.train import TrainConfig, _optimizer, build_vocabs
+from ner.train import TrainConfig, build_vocabs, make_optimizer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,7 +55,7 @@ def training(train_file: Path, config_file: Path, batches: int) -> tuple[float, 
     model = BiLstmCrf(
         ModelConfig(len(encoder.words), len(encoder.chars), len(encoder.tags), vectors.dim, **config["model"])
     )
-    optimizer = _optimizer(model.parameters(), cfg)
+    optimizer = make_optimizer(model.parameters(), cfg)
     encoded = [encoder.encode(s.tokens, convert(s.tags, cfg.scheme)) for s in corpus.sentences]
     order = list(buckets([len(e.words) for e in encoded], cfg.batch_size, np.random.default_rng(0)))
     model.train()

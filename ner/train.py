@@ -103,7 +103,7 @@ def build_vocabs(
     return Encoder(words, chars, tags), singles
 
 
-def _optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
     if cfg.optimizer == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9)
     if cfg.optimizer == "adam":
@@ -176,7 +176,7 @@ def train(
     matrix, found = embedding_matrix(encoder.words.items, vectors, cfg.seed)
     model.word_embed.weight.data.copy_(torch.from_numpy(matrix))
     model.to(device)
-    optimizer = _optimizer(model.parameters(), cfg)
+    optimizer = make_optimizer(model.parameters(), cfg)
     history = History()
     if state is not None:
         if state["vocab_words"] != encoder.words.items:
