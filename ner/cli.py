@@ -1,4 +1,4 @@
-"""The ``ner`` command: train, evaluate, tag, serve. Turns errors into one line and exit code 2."""
+"""The ``ner`` command: train, evaluate, calibrate, tag, serve. Errors become one line and exit code 2."""
 
 from __future__ import annotations
 
@@ -14,16 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from ner.errors import InputError
+from ner.models import default_model_path
 from ner.tags import SCHEMES
 
 log = logging.getLogger("ner")
-
-
-def default_model() -> Path:
-    """The bundled model: ``NER_MODEL`` if set, else ``models/conll03-en.pt`` shipped in the package."""
-    from ner.models import default_model_path
-
-    return default_model_path()
 
 
 def _add_device(p: argparse.ArgumentParser) -> None:
@@ -167,7 +161,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _load_tagger(path: Path | None, device: str) -> Any:
     from ner.tagger import Tagger
 
-    return Tagger.load(path or default_model(), device)
+    return Tagger.load(path or default_model_path(), device)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -190,7 +184,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from ner.checkpoint import load_checkpoint, save_atomic
     from ner.conll import read_conll
 
-    path = args.model or default_model()
+    path = args.model or default_model_path()
     tagger = _load_tagger(path, args.device)
     data = read_conll(args.data)
     chosen = data.sentences if args.half == "all" else data.sentences[args.half == "odd" :: 2]
