@@ -1,4 +1,4 @@
-"""Micro-batching: sentences from concurrent requests share one model call in a worker thread."""
+"""Micro-batching: sentences from concurrent requests share one model call off the event loop."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import dataclass
 
 from app.metrics import Metrics
@@ -27,11 +27,13 @@ class _Job:
 
 class MicroBatcher:
     """Gathers sentences until ``max_batch`` or until the queue runs dry (after an optional
-    ``wait_ms``), and runs ``predict`` on them off the event loop. While the model runs, new
-    requests queue up and form the next batch, so a lone request never waits on batching."""
+    ``wait_ms``), and runs ``predict`` on them in an executor made by ``make_executor`` (one worker
+    thread or process). While the model runs, new requests queue up and form the next batch, so a lone
+    request never waits on batching. A worker process that dies is replaced."""
 
     def __init__(
         self,
+        make_executor: Callable[[], Executor],
         predict: Callable[[list[list[str]]], list[Prediction]],
         max_batch: int,
         wait_ms: float,
@@ -45,7 +47,8 @@ class MicroBatcher:
         self._metrics = metrics
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._pending = 0
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ner-model")
+        self._make_executor = make_executor
+        self._executor = make_executor()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -61,6 +64,10 @@ class MicroBatcher:
             if not job.future.done():
                 job.future.set_exception(Overloaded("the service is shutting down"))
         self._executor.shutdown(wait=True)
+
+    async def warm_up(self) -> None:
+        """Run one tiny batch, so that a worker process has loaded the model before /ready says so."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._predict, [["warm-up"]])
 
     async def submit(self, sentences: list[list[str]]) -> list[Prediction]:
         """Predictions for ``sentences``, in order. Raises :class:`Overloaded` when the queue is full."""
@@ -104,6 +111,9 @@ class MicroBatcher:
                 predictions = await loop.run_in_executor(self._executor, self._predict, sentences)
             except Exception as exc:  # a model failure fails these requests, not the service
                 log.exception("model call failed")
+                if isinstance(exc, BrokenExecutor):
+                    self._executor.shutdown(wait=False)
+                    self._executor = self._make_executor()
                 for job in jobs:
                     if not job.future.done():
                         job.future.set_exception(exc)

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -16,6 +17,7 @@ from app.batcher import MicroBatcher
 from app.metrics import Metrics
 from app.routes import meta, tag
 from app.settings import Settings
+from app.worker import process_worker, thread_worker
 from ner import __version__
 from ner.errors import InputError
 from ner.models import default_model_path
@@ -40,17 +42,24 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loaded = tagger or load_tagger(settings)
+        if settings.worker == "process":
+            path = Path(settings.model) if settings.model else default_model_path()
+            make, predict = process_worker(path, settings.device, settings.threads, settings.batch_size)
+        else:
+            make, predict = thread_worker(loaded, settings.batch_size)
         batcher = MicroBatcher(
-            lambda sentences: loaded.predict(sentences, batch_size=settings.batch_size),
+            make,
+            predict,
             settings.batch_size,
             settings.batch_wait_ms,
             settings.queue_limit,
             metrics,
         )
+        await batcher.warm_up()
         batcher.start()
         app.state.batcher = batcher
         app.state.tagger = loaded
-        log.info("model %s ready on %s", loaded.name, loaded.device)
+        log.info("model %s ready on %s (%s worker)", loaded.name, loaded.device, settings.worker)
         try:
             yield
         finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -15,6 +17,9 @@ class Settings(BaseSettings):
     device: str = Field("auto", description="auto (GPU if present), cpu or cuda")
     host: str = Field("127.0.0.1", description="address to listen on")
     port: int = Field(8000, ge=1, le=65535, description="port to listen on")
+    worker: Literal["thread", "process"] = Field(
+        "thread", description="run the model in a thread of the server or in a process of its own"
+    )
     threads: int = Field(0, ge=0, description="PyTorch CPU threads (0: PyTorch's default)")
     batch_size: int = Field(256, ge=1, description="most sentences in one model call")
     batch_wait_ms: float = Field(

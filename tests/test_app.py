@@ -139,3 +139,11 @@ def test_offsets_are_exact_for_arbitrary_unicode(client: TestClient, noise: list
         assert text[e["start"] : e["end"]] == e["text"]
     for t in result["tokens"]:
         assert text[t["start"] : t["end"]] == t["text"]
+
+
+def test_process_worker_gives_the_same_answers(client: TestClient, tagger: Tagger, model_path) -> None:
+    body = {"texts": ["Alice Walker visited Paris.", "Acme Corp hired Bob Stone."], "return_tokens": True}
+    settings = Settings(worker="process", model=str(model_path), device="cpu", threads=1)
+    with TestClient(create_app(settings, tagger)) as c:
+        assert c.get("/ready").status_code == 200  # the worker process has loaded the model
+        assert c.post("/tag", json=body).json() == client.post("/tag", json=body).json()

@@ -1,8 +1,13 @@
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 from app.batcher import MicroBatcher, Overloaded
 from app.metrics import Metrics
 from ner.tagger import Prediction
+
+
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1)
 
 
 def _echo(calls: list[int]):
@@ -17,7 +22,9 @@ def test_concurrent_requests_share_batches_and_get_their_own_results() -> None:
     calls: list[int] = []
 
     async def scenario() -> list[list[Prediction]]:
-        batcher = MicroBatcher(_echo(calls), max_batch=64, wait_ms=20, queue_limit=1000, metrics=Metrics())
+        batcher = MicroBatcher(
+            _pool, _echo(calls), max_batch=64, wait_ms=20, queue_limit=1000, metrics=Metrics()
+        )
         batcher.start()
         jobs = [batcher.submit([["w"] * (i + 1), ["x"]]) for i in range(10)]
         out = await asyncio.gather(*jobs)
@@ -35,7 +42,7 @@ def test_queue_limit_and_model_errors() -> None:
         raise RuntimeError("boom")
 
     async def scenario() -> tuple[str, str]:
-        batcher = MicroBatcher(failing, max_batch=8, wait_ms=0, queue_limit=3, metrics=Metrics())
+        batcher = MicroBatcher(_pool, failing, max_batch=8, wait_ms=0, queue_limit=3, metrics=Metrics())
         batcher.start()
         try:
             await batcher.submit([["a"]] * 4)

@@ -1,0 +1,63 @@
+"""Where the model runs: a thread of the server process, or a process of its own.
+
+In a thread, the model's Python-level loops share the GIL with the event loop, and under load they
+starve it. A worker process gives the event loop a core of its own; the price is pickling sentences
+and predictions across (small) and a second copy of the model in memory.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+
+from ner.tagger import Prediction, Tagger
+
+_tagger: Tagger | None = None
+_batch_size = 256
+
+
+def _init(path: str, device: str, threads: int, batch_size: int) -> None:
+    global _tagger, _batch_size
+    if threads:
+        torch.set_num_threads(threads)
+    _tagger = Tagger.load(path, device)
+    _batch_size = batch_size
+
+
+def _predict(sentences: list[list[str]]) -> list[Prediction]:
+    assert _tagger is not None, "worker process not initialised"
+    return _tagger.predict(sentences, batch_size=_batch_size)
+
+
+def process_worker(
+    path: Path, device: str, threads: int, batch_size: int
+) -> tuple[Callable[[], Executor], Callable[[list[list[str]]], list[Prediction]]]:
+    """A factory of one-process pools that load the checkpoint at ``path``, and the function to run."""
+
+    def make() -> Executor:
+        return ProcessPoolExecutor(
+            max_workers=1,
+            mp_context=multiprocessing.get_context("spawn"),  # no forked torch or CUDA state
+            initializer=_init,
+            initargs=(str(path), device, threads, batch_size),
+        )
+
+    return make, _predict
+
+
+def thread_worker(
+    tagger: Tagger, batch_size: int
+) -> tuple[Callable[[], Executor], Callable[[list[list[str]]], list[Prediction]]]:
+    """A factory of one-thread pools, and a function that runs ``tagger`` in them."""
+
+    def make() -> Executor:
+        return ThreadPoolExecutor(max_workers=1, thread_name_prefix="ner-model")
+
+    def predict(sentences: list[list[str]]) -> list[Prediction]:
+        return tagger.predict(sentences, batch_size=batch_size)
+
+    return make, predict
