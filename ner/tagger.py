@@ -177,25 +177,32 @@ class Tagger:
         crf_scores = self.model.crf_scores()
         best = crf.viterbi(emissions, batch.mask, crf_scores).cpu().tolist()  # (batch, seq)
         labels = self.encoder.tags.items
-        out = []
-        if scores:
+        paths = [best[b][: len(tokens)] for b, tokens in enumerate(sentences)]
+        outside = self.encoder.tags.index.get("O", -1)
+        # Scores need the forward-backward pass, but only for sentences that have an entity.
+        scored = [b for b, path in enumerate(paths) if any(k != outside for k in path)] if scores else []
+        row = {b: i for i, b in enumerate(scored)}
+        if scored:
+            keep = torch.tensor(scored, device=self.device)
+            width = max(len(paths[b]) for b in scored)
             soft = crf.scaled(crf_scores, self.temperature)
-            emissions = emissions / self.temperature
-            fb = crf.forward_backward(emissions, batch.mask, soft)
+            emitted = emissions[keep, :width] / self.temperature  # (scored, width, num_tags)
+            fb = crf.forward_backward(emitted, batch.mask[keep, :width], soft)
             # one copy off the device per batch; numpy rows index cheaply per entity
             alpha, beta = fb.alpha.cpu().numpy(), fb.beta.cpu().numpy()
             log_z = fb.log_z.cpu().tolist()
-            emit = emissions.cpu().numpy()
+            emit = emitted.cpu().numpy()
             trans = soft.transitions.cpu().numpy()
-        for b, tokens in enumerate(sentences):
-            path = best[b][: len(tokens)]
+        out = []
+        for b, path in enumerate(paths):
             tags = [labels[k] for k in path]
             entities = []
             for span in spans_from_tags(tags):
                 score = math.nan
                 if scores:
+                    i = row[b]
                     logp = crf.span_log_prob(
-                        alpha[b], beta[b], emit[b], trans, log_z[b], span.start, path[span.start : span.end]
+                        alpha[i], beta[i], emit[i], trans, log_z[i], span.start, path[span.start : span.end]
                     )
                     score = min(1.0, math.exp(logp))
                 entities.append(Entity(span.start, span.end, span.label, score))
