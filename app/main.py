@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
-from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from app.batcher import MicroBatcher
 from app.metrics import Metrics
+from app.middleware import MeasureAndLimit
 from app.routes import meta, tag
 from app.settings import Settings
 from app.worker import process_worker, thread_worker
@@ -79,27 +78,7 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
     app.include_router(tag.router)
     app.include_router(meta.router)
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > settings.max_body_bytes):
-            response: Response = JSONResponse(
-                status_code=413,
-                content={
-                    "detail": f"request body exceeds max_body_bytes={settings.max_body_bytes}",
-                    "limit": "max_body_bytes",
-                    "max": settings.max_body_bytes,
-                },
-            )
-        else:
-            response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.requests.labels(path, request.method, str(response.status_code)).inc()
-        metrics.latency.labels(path).observe(time.perf_counter() - started)
-        return response
-
+    app.add_middleware(MeasureAndLimit, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     return app
 
 
