@@ -181,7 +181,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from ner.calibrate import fit_temperature
-    from ner.checkpoint import load_checkpoint, save_atomic
+    from ner.checkpoint import save_atomic
     from ner.conll import read_conll
 
     path = args.model or default_model_path()
@@ -189,7 +189,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     data = read_conll(args.data)
     chosen = data.sentences if args.half == "all" else data.sentences[args.half == "odd" :: 2]
     temperature, nll, nll_one = fit_temperature(tagger, [s.tokens for s in chosen], [s.tags for s in chosen])
-    obj = load_checkpoint(path)
+    obj = tagger.checkpoint()  # the loaded model as plain data: no second read of the file
     obj["metadata"]["calibration"] = {
         "temperature": temperature,
         "data": {"path": str(args.data), "sha256": data.sha256, "sentences": args.half},
