@@ -16,9 +16,9 @@ MAX_WORD_CHARS = 24
 
 def casing(token: str) -> int:
     """A small casing class (1-7; 0 is padding) that GloVe's lower-cased vectors cannot carry."""
-    digits = sum(c.isdigit() for c in token)
     if token.isdigit():
         return 1
+    digits = sum(map(str.isdigit, token))
     if digits / max(len(token), 1) > 0.5:
         return 2
     if token.islower():
@@ -74,12 +74,45 @@ class Encoder:
         self.chars = chars
         self.tags = tags
 
+    def spell(self, token: str) -> list[int]:
+        """Character indices of ``token``, cut to ``MAX_WORD_CHARS`` (``[<unk>]`` for an empty token)."""
+        index, unk = self.chars.index, self.chars.unk
+        return [index.get(c, unk) for c in token[:MAX_WORD_CHARS]] or [unk]
+
     def encode(self, tokens: list[str], tags: list[str] | None = None) -> Encoded:
         return Encoded(
             words=[self.words.get(t) for t in tokens],
-            chars=[[self.chars.get(c) for c in t[:MAX_WORD_CHARS]] or [self.chars.unk] for t in tokens],
+            chars=[self.spell(t) for t in tokens],
             casing=[casing(t) for t in tokens],
             tags=[] if tags is None else [self.tags.index[t] for t in tags],
+        )
+
+    def batch(self, sentences: list[list[str]]) -> Batch:
+        """Padded tensors for untagged sentences (none empty), as ``collate`` of their encodings gives.
+
+        The fast path for tagging: each distinct token of the batch is looked up once, and the padded
+        arrays are filled by numpy indexing rather than token by token."""
+        rows: dict[str, int] = {}  # token -> row; row 0 is padding
+        flat = [rows.setdefault(t, len(rows) + 1) for s in sentences for t in s]
+        lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
+        mask = np.arange(int(lengths.max()))[None, :] < lengths[:, None]  # (batch, seq)
+        char_index = np.zeros(mask.shape, dtype=np.int64)
+        char_index[mask] = flat  # row-major order is the order of ``flat``
+        distinct = list(rows)
+        spelled = [self.spell(t) for t in distinct]
+        chars = np.zeros((len(rows) + 1, max(map(len, spelled))), dtype=np.int64)
+        for row, ids in enumerate(spelled, start=1):
+            chars[row, : len(ids)] = ids
+        words = np.array([0, *map(self.words.get, distinct)], dtype=np.int64)
+        cases = np.array([0, *map(casing, distinct)], dtype=np.int64)
+        return Batch(
+            torch.from_numpy(words[char_index]),
+            torch.from_numpy(chars),
+            torch.from_numpy(char_index),
+            torch.from_numpy(cases[char_index]),
+            torch.from_numpy(mask),
+            torch.from_numpy(lengths),
+            None,
         )
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from ner import crf
-from ner.batch import collate
 from ner.tagger import Tagger
 from ner.tags import convert
 
@@ -32,16 +32,17 @@ def fit_temperature(
             tags = [
                 [index[t] for t in convert(g, tagger.model_scheme)] for g in gold[first : first + batch_size]
             ]
-            batch = collate([tagger.encoder.encode(w) for w in words]).to(tagger.device)
-            emissions = tagger.model.emissions(batch)  # (batch, seq, num_tags)
-            gold_tags = torch.zeros_like(batch.words)
+            batch = tagger.encoder.batch(words).to(tagger.device)
+            emissions = tagger.model.emissions(batch).float().cpu().numpy()  # (batch, seq, num_tags)
+            lengths = batch.lengths.numpy()
+            gold_tags = np.zeros(emissions.shape[:2], dtype=np.int64)
             for b, t in enumerate(tags):
-                gold_tags[b, : len(t)] = torch.tensor(t)
+                gold_tags[b, : len(t)] = t
             for temperature in GRID:
-                scores = crf.scaled(base, temperature)
+                scores = base.scaled(temperature)
                 scaled = emissions / temperature
-                log_z = crf.forward_backward(scaled, batch.mask, scores).log_z  # (batch,)
-                gold_score = crf.path_score(scaled, gold_tags, batch.mask, scores)  # (batch,)
+                log_z = crf.forward_backward(scaled, lengths, scores).log_z  # (batch,)
+                gold_score = crf.path_score(scaled, gold_tags, lengths, scores)  # (batch,)
                 totals[temperature] += float((log_z - gold_score).sum())
     best = min(GRID, key=totals.__getitem__)
     n = len(sentences)

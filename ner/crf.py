@@ -1,127 +1,152 @@
-"""Batched CRF inference that pytorch-crf lacks: Viterbi without per-token syncs, and marginals.
+"""CRF inference that pytorch-crf lacks, in numpy: batched Viterbi, marginals and span probabilities.
 
-``pytorch-crf`` gives the training loss. Decoding here works on whole batches with tensor ops only
-(the backtrace included), so a GPU is synchronised once per batch, not once per token, and the
-forward-backward pass gives per-token marginals and the probability of any labelled span.
+``pytorch-crf`` gives the training loss. At inference the emission scores are copied off the device
+once per batch (a GPU is synchronised once per batch, never once per token) and the recursions run
+here on the CPU: with a handful of tags each step is a few small array operations, which numpy does
+in about a microsecond where a PyTorch operator costs several.
 
-All functions take right-padded ``mask`` (batch, seq) bool tensors whose first column is all true,
-and the CRF's scores: ``start`` (num_tags,), ``transitions`` (num_tags, num_tags) from row to
-column, ``end`` (num_tags,).
+The forward-backward pass works in probability space with every step rescaled to sum to one, its
+logarithm carried aside, in float64: each step is one small matrix product instead of a log-sum-exp
+over a (batch, tags, tags) array, and nothing overflows or underflows for any realistic scores.
+
+All functions take ``emissions`` (batch, seq, num_tags), ``lengths`` (batch,) of right-padded
+sentences (each at least 1), and the CRF's scores: ``start`` (num_tags,), ``transitions``
+(num_tags, num_tags) from row to column, ``end`` (num_tags,).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch import Tensor
 
-Rows = np.ndarray | Sequence[Sequence[float]]  # (seq, num_tags) scores off the device
+Array = np.ndarray
 
 
 @dataclass
 class CrfScores:
     """Start, transition and end scores of a CRF, with forbidden moves already set very low."""
 
-    start: Tensor  # (num_tags,)
-    transitions: Tensor  # (num_tags, num_tags)
-    end: Tensor  # (num_tags,)
+    start: Array  # (num_tags,)
+    transitions: Array  # (num_tags, num_tags)
+    end: Array  # (num_tags,)
+
+    def scaled(self, temperature: float) -> CrfScores:
+        """The scores divided by ``temperature`` (> 1 softens probabilities; Viterbi's answer stays)."""
+        return CrfScores(self.start / temperature, self.transitions / temperature, self.end / temperature)
 
 
-def viterbi(emissions: Tensor, mask: Tensor, crf: CrfScores) -> Tensor:
-    """Best tag sequence per sentence.
+def _mask(lengths: Array, seq: int) -> Array:
+    return np.arange(seq)[None, :] < np.asarray(lengths)[:, None]  # (batch, seq)
 
-    Args:
-        emissions: (batch, seq, num_tags) scores.
-        mask: (batch, seq) bool, right-padded.
-        crf: the CRF's scores.
 
-    Returns:
-        (batch, seq) tag indices; positions past a sentence's end repeat its last tag.
+def viterbi(emissions: Array, lengths: Array, crf: CrfScores) -> Array:
+    """Best tag sequence per sentence, (batch, seq) int; positions past a sentence's end are -1.
+
+    Each step only adds and compares, so a sentence gets the same answer alone as in any batch.
     """
     batch, seq, num_tags = emissions.shape
-    score = crf.start + emissions[:, 0]  # (batch, num_tags)
-    identity = torch.arange(num_tags, device=emissions.device).expand(batch, num_tags)
-    pointers = []
+    mask = _mask(lengths, seq)
+    into = np.ascontiguousarray(crf.transitions.T, dtype=emissions.dtype)  # (to, from)
+    score = crf.start.astype(emissions.dtype) + emissions[:, 0]  # (batch, num_tags)
+    pointers = np.empty((seq, batch, num_tags), dtype=np.intp)
+    rows = np.arange(batch)[:, None]
     for t in range(1, seq):
-        total = score.unsqueeze(2) + crf.transitions  # (batch, from, to)
-        best, pointer = total.max(dim=1)  # (batch, to)
-        step = mask[:, t].unsqueeze(1)  # (batch, 1)
-        score = torch.where(step, best + emissions[:, t], score)  # (batch, num_tags)
-        pointers.append(torch.where(step, pointer, identity))  # (batch, num_tags)
-    last = (score + crf.end).argmax(dim=1)  # (batch,)
-    path = [last]
-    for pointer in reversed(pointers):
-        last = pointer.gather(1, last.unsqueeze(1)).squeeze(1)  # (batch,)
-        path.append(last)
-    path.reverse()
-    return torch.stack(path, dim=1)  # (batch, seq)
-
-
-def scaled(crf: CrfScores, temperature: float) -> CrfScores:
-    """The CRF's scores divided by ``temperature`` (> 1 softens probabilities; argmax unchanged)."""
-    return CrfScores(crf.start / temperature, crf.transitions / temperature, crf.end / temperature)
-
-
-def path_score(emissions: Tensor, tags: Tensor, mask: Tensor, crf: CrfScores) -> Tensor:
-    """Unnormalised score of the given ``tags`` (batch, seq) per sentence, (batch,)."""
-    emitted = emissions.gather(2, tags.unsqueeze(2)).squeeze(2)  # (batch, seq)
-    moved = crf.transitions[tags[:, :-1], tags[:, 1:]]  # (batch, seq - 1)
-    last = tags.gather(1, (mask.sum(dim=1) - 1).unsqueeze(1)).squeeze(1)  # (batch,)
-    inner = (emitted * mask).sum(dim=1) + (moved * mask[:, 1:]).sum(dim=1)  # (batch,)
-    return crf.start[tags[:, 0]] + inner + crf.end[last]
+        total = score[:, None, :] + into  # (batch, to, from)
+        pointer = total.argmax(axis=2)  # (batch, to)
+        best = total[rows, np.arange(num_tags), pointer] + emissions[:, t]  # (batch, to)
+        live = mask[:, t, None]
+        score = np.where(live, best, score)
+        pointers[t] = pointer
+    last = (score + crf.end).argmax(axis=1)  # (batch,)
+    ends = np.asarray(lengths) - 1
+    path = np.full((batch, seq), -1, dtype=np.intp)
+    flat = np.arange(batch)
+    current = last
+    for t in range(seq - 1, -1, -1):
+        live = t <= ends
+        path[live, t] = current[live]
+        if t:
+            current = np.where(t <= ends, pointers[t, flat, current], current)
+    return path
 
 
 @dataclass
 class ForwardBackward:
-    """Log forward and backward scores and the log partition function of a batch."""
+    """Log forward and backward scores and the log partition function of a batch (float64)."""
 
-    alpha: Tensor  # (batch, seq, num_tags): log-sum of prefixes ending in each tag, emission included
-    beta: Tensor  # (batch, seq, num_tags): log-sum of the suffixes after each tag, end score included
-    log_z: Tensor  # (batch,)
+    alpha: Array  # (batch, seq, num_tags): log-sum of prefixes ending in each tag, emission included
+    beta: Array  # (batch, seq, num_tags): log-sum of the suffixes after each tag, end score included
+    log_z: Array  # (batch,)
 
-    def marginals(self) -> Tensor:
+    def marginals(self) -> Array:
         """P(tag at t = k), (batch, seq, num_tags); rows past a sentence's end are meaningless."""
-        return (self.alpha + self.beta - self.log_z[:, None, None]).exp()
+        return np.exp(self.alpha + self.beta - self.log_z[:, None, None])  # type: ignore[no-any-return]
 
 
-def forward_backward(emissions: Tensor, mask: Tensor, crf: CrfScores) -> ForwardBackward:
+def forward_backward(emissions: Array, lengths: Array, crf: CrfScores) -> ForwardBackward:
     """Run the forward and backward recursions over a batch (arguments as :func:`viterbi`)."""
     batch, seq, num_tags = emissions.shape
-    alphas = [crf.start + emissions[:, 0]]  # each (batch, num_tags)
-    for t in range(1, seq):
-        prev = alphas[-1].unsqueeze(2)  # (batch, from, 1)
-        nxt = torch.logsumexp(prev + crf.transitions, dim=1) + emissions[:, t]  # (batch, to)
-        alphas.append(torch.where(mask[:, t].unsqueeze(1), nxt, alphas[-1]))
-    betas = [crf.end.expand(batch, num_tags)]
-    for t in range(seq - 2, -1, -1):
-        after = (emissions[:, t + 1] + betas[-1]).unsqueeze(1)  # (batch, 1, to)
-        nxt = torch.logsumexp(crf.transitions + after, dim=2)  # (batch, from)
-        betas.append(torch.where(mask[:, t + 1].unsqueeze(1), nxt, betas[-1]))
-    betas.reverse()
-    alpha = torch.stack(alphas, dim=1)  # (batch, seq, num_tags)
-    beta = torch.stack(betas, dim=1)  # (batch, seq, num_tags)
-    log_z = torch.logsumexp(alphas[-1] + crf.end, dim=1)  # (batch,)
+    mask = _mask(lengths, seq)
+    emit = emissions.astype(np.float64)
+    top = emit.max(axis=2, keepdims=True)  # (batch, seq, 1)
+    weights = np.exp(emit - top)  # (batch, seq, num_tags), each row's largest is 1
+    trans = crf.transitions.astype(np.float64)
+    trans_top = float(trans.max())
+    moves = np.exp(trans - trans_top)  # (from, to)
+    start, end = crf.start.astype(np.float64), crf.end.astype(np.float64)
+
+    with np.errstate(divide="ignore"):  # log(0) = -inf for forbidden tags is wanted
+        alpha = np.empty((batch, seq, num_tags))
+        a = np.exp(start - start.max()) * weights[:, 0]
+        norm = a.sum(axis=1, keepdims=True)
+        a /= norm
+        offset = start.max() + top[:, 0] + np.log(norm)  # (batch, 1)
+        alpha[:, 0] = np.log(a) + offset
+        for t in range(1, seq):
+            nxt = (a @ moves) * weights[:, t]
+            norm = nxt.sum(axis=1, keepdims=True)
+            live = mask[:, t, None]
+            a = np.where(live, nxt / norm, a)
+            offset = np.where(live, offset + trans_top + top[:, t] + np.log(norm), offset)
+            alpha[:, t] = np.log(a) + offset
+        log_z = np.log((a * np.exp(end - end.max())).sum(axis=1)) + end.max() + offset[:, 0]
+
+        beta = np.empty((batch, seq, num_tags))
+        b = np.broadcast_to(np.exp(end - end.max()), (batch, num_tags))
+        offset = np.full((batch, 1), end.max())
+        beta[:, seq - 1] = np.log(b) + offset
+        for t in range(seq - 2, -1, -1):
+            nxt = (weights[:, t + 1] * b) @ moves.T  # (batch, from)
+            norm = nxt.sum(axis=1, keepdims=True)
+            live = mask[:, t + 1, None]
+            b = np.where(live, nxt / norm, b)
+            offset = np.where(live, offset + trans_top + top[:, t + 1] + np.log(norm), offset)
+            beta[:, t] = np.log(b) + offset
     return ForwardBackward(alpha, beta, log_z)
 
 
-def span_log_prob(
-    alpha: Rows,
-    beta: Rows,
-    emissions: Rows,
-    transitions: Rows,
-    log_z: float,
-    start: int,
-    tags: list[int],
-) -> float:
-    """Log-probability that one sentence's tags at ``start``, ``start+1``, ... are exactly ``tags``.
+def path_score(emissions: Array, tags: Array, lengths: Array, crf: CrfScores) -> Array:
+    """Unnormalised score of the given ``tags`` (batch, seq) per sentence, (batch,) float64."""
+    batch, seq, _ = emissions.shape
+    mask = _mask(lengths, seq)
+    tags = np.where(mask, tags, 0)
+    emitted = np.take_along_axis(emissions, tags[:, :, None], axis=2)[:, :, 0].astype(np.float64)
+    moved = crf.transitions[tags[:, :-1], tags[:, 1:]].astype(np.float64)  # (batch, seq - 1)
+    last = tags[np.arange(batch), np.asarray(lengths) - 1]  # (batch,)
+    inner = (emitted * mask).sum(axis=1) + (moved * mask[:, 1:]).sum(axis=1)
+    return crf.start[tags[:, 0]] + inner + crf.end[last]  # type: ignore[no-any-return]
 
-    Arguments are one sentence's (seq, num_tags) rows already off the device (numpy arrays or lists),
-    which keeps this cheap per entity.
+
+def span_log_prob(
+    fb: ForwardBackward, row: int, emissions: Array, crf: CrfScores, start: int, tags: list[int]
+) -> float:
+    """Log-probability that sentence ``row`` has exactly ``tags`` at ``start``, ``start+1``, ...
+
+    ``emissions`` and ``crf`` must be the ones (temperature included) that ``fb`` was computed from.
     """
-    score = float(alpha[start][tags[0]])
+    score = float(fb.alpha[row, start, tags[0]])
     for offset in range(1, len(tags)):
-        score += float(transitions[tags[offset - 1]][tags[offset]] + emissions[start + offset][tags[offset]])
-    return score + float(beta[start + len(tags) - 1][tags[-1]]) - log_z
+        prev, cur = tags[offset - 1], tags[offset]
+        score += float(crf.transitions[prev, cur]) + float(emissions[row, start + offset, cur])
+    return score + float(fb.beta[row, start + len(tags) - 1, tags[-1]]) - float(fb.log_z[row])

@@ -111,12 +111,14 @@ class BiLstmCrf(nn.Module):
         return -log_likelihood
 
     def crf_scores(self) -> CrfScores:
-        """The CRF's scores with forbidden moves pushed down, for decoding."""
+        """The CRF's scores with forbidden moves pushed down, as numpy arrays for ``ner.crf``."""
         n = self.config.num_tags
         allowed = self.allowed
         forbid = torch.tensor(FORBIDDEN, device=allowed.device)
-        return CrfScores(
-            start=torch.where(allowed[n, :n], self.crf.start_transitions, forbid),
-            transitions=torch.where(allowed[:n, :n], self.crf.transitions, forbid),
-            end=torch.where(allowed[:n, n + 1], self.crf.end_transitions, forbid),
+        parts = (
+            torch.where(allowed[n, :n], self.crf.start_transitions, forbid),
+            torch.where(allowed[:n, :n], self.crf.transitions, forbid),
+            torch.where(allowed[:n, n + 1], self.crf.end_transitions, forbid),
         )
+        start, transitions, end = (p.detach().float().cpu().numpy() for p in parts)
+        return CrfScores(start, transitions, end)

@@ -8,10 +8,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ner import crf
-from ner.batch import Encoder, collate
+from ner.batch import Encoder
 from ner.checkpoint import FORMAT_VERSION, load_checkpoint
 from ner.errors import InputError
 from ner.model import BiLstmCrf, ModelConfig
@@ -172,37 +173,33 @@ class Tagger:
     def _predict_batch(
         self, sentences: list[list[str]], scores: bool
     ) -> list[tuple[list[str], list[Entity]]]:
-        batch = collate([self.encoder.encode(s) for s in sentences]).to(self.device)
-        emissions = self.model.emissions(batch)  # (batch, seq, num_tags)
+        batch = self.encoder.batch(sentences).to(self.device)
+        # the only copy off the device: the CRF runs on the CPU (see ner/crf.py)
+        emissions = self.model.emissions(batch).float().cpu().numpy()  # (batch, seq, num_tags)
+        lengths = batch.lengths.numpy()
         crf_scores = self.model.crf_scores()
-        best = crf.viterbi(emissions, batch.mask, crf_scores).cpu().tolist()  # (batch, seq)
+        best = crf.viterbi(emissions, lengths, crf_scores)  # (batch, seq), -1 past each end
         labels = self.encoder.tags.items
-        paths = [best[b][: len(tokens)] for b, tokens in enumerate(sentences)]
         outside = self.encoder.tags.index.get("O", -1)
         # Scores need the forward-backward pass, but only for sentences that have an entity.
-        scored = [b for b, path in enumerate(paths) if any(k != outside for k in path)] if scores else []
-        row = {b: i for i, b in enumerate(scored)}
-        if scored:
-            keep = torch.tensor(scored, device=self.device)
-            width = max(len(paths[b]) for b in scored)
-            soft = crf.scaled(crf_scores, self.temperature)
-            emitted = emissions[keep, :width] / self.temperature  # (scored, width, num_tags)
-            fb = crf.forward_backward(emitted, batch.mask[keep, :width], soft)
-            # one copy off the device per batch; numpy rows index cheaply per entity
-            alpha, beta = fb.alpha.cpu().numpy(), fb.beta.cpu().numpy()
-            log_z = fb.log_z.cpu().tolist()
-            emit = emitted.cpu().numpy()
-            trans = soft.transitions.cpu().numpy()
+        tagged = ((best != outside) & (best >= 0)).any(axis=1) if scores else np.zeros(len(best), bool)
+        scored = np.flatnonzero(tagged)
+        row = {int(b): i for i, b in enumerate(scored)}
+        if len(scored):
+            width = int(lengths[scored].max())
+            soft = crf_scores.scaled(self.temperature)
+            emitted = emissions[scored, :width] / self.temperature  # (scored, width, num_tags)
+            fb = crf.forward_backward(emitted, lengths[scored], soft)
         out = []
-        for b, path in enumerate(paths):
+        for b, tokens in enumerate(sentences):
+            path = best[b, : len(tokens)].tolist()
             tags = [labels[k] for k in path]
             entities = []
             for span in spans_from_tags(tags):
                 score = math.nan
                 if scores:
-                    i = row[b]
                     logp = crf.span_log_prob(
-                        alpha[i], beta[i], emit[i], trans, log_z[i], span.start, path[span.start : span.end]
+                        fb, row[b], emitted, soft, span.start, path[span.start : span.end]
                     )
                     score = min(1.0, math.exp(logp))
                 entities.append(Entity(span.start, span.end, span.label, score))

@@ -6,6 +6,7 @@ gives the span conlleval would count. Converting between schemes goes through sp
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -37,6 +38,7 @@ def is_valid_tag(tag: str) -> bool:
     return _TAG.match(tag) is not None
 
 
+@functools.lru_cache(maxsize=4096)
 def _split(tag: str) -> tuple[str, str]:
     if tag == "O" or len(tag) < 3 or tag[1] != "-":
         return "O", ""
@@ -71,6 +73,8 @@ def spans_from_tags(tags: list[str]) -> list[Span]:
     start = -1
     prev, prev_type = "O", ""
     for i, tag in enumerate(tags):
+        if tag == "O" and prev == "O":
+            continue  # the common case: nothing ends or starts here
         cur, cur_type = _split(tag)
         if start >= 0 and _ends_chunk(prev, prev_type, cur, cur_type):
             spans.append(Span(start, i, prev_type))

@@ -52,13 +52,3 @@ def test_sentence_alone_and_in_a_padded_batch_score_the_same() -> None:
         alone = model.emissions(collate([short]))  # (1, 2, 5)
         batched = model.emissions(collate([long, short]))  # (2, 5, 5)
     assert torch.allclose(alone[0], batched[1, :2], atol=1e-6)
-
-
-def test_collate_builds_right_padded_bool_mask() -> None:
-    enc = _encoder()
-    batch = collate([enc.encode(["Paris", "is"]), enc.encode(["nice"])])
-    assert batch.mask.dtype == torch.bool
-    assert batch.mask.tolist() == [[True, True], [True, False]]
-    assert batch.tags is None
-    assert batch.chars.shape == (4, 5)  # padding row + three distinct spellings
-    assert batch.char_index.tolist() == [[1, 2], [3, 0]]

@@ -1,0 +1,42 @@
+import torch
+
+from ner.batch import Encoder, casing, collate
+from ner.vocab import Vocab, WordVocab
+
+
+def _encoder() -> Encoder:
+    return Encoder(
+        WordVocab(["paris", "is", "nice", "0000"]), Vocab(list("Parisnce")), Vocab(["O"], specials=False)
+    )
+
+
+def test_casing_classes() -> None:
+    got = [casing(t) for t in ["1996", "12-3", "paris", "USA", "Paris", "A4", "-", "ab1cd"]]
+    assert got == [1, 2, 3, 4, 5, 4, 7, 3]
+
+
+def test_fast_batch_equals_collate_of_encodings() -> None:
+    enc = _encoder()
+    sentences = [["Paris", "is", "nice", "Paris"], ["1996", "Zürich", "x" * 40], ["is"]]
+    fast = enc.batch(sentences)
+    slow = collate([enc.encode(s) for s in sentences])
+    for name in ("words", "casing", "mask", "lengths"):
+        assert torch.equal(getattr(fast, name), getattr(slow, name)), name
+    assert fast.tags is None
+    # the rows differ (one per distinct token vs per distinct spelling) but spell the same characters
+    fast_spelled = fast.chars[fast.char_index]  # (batch, seq, width)
+    slow_spelled = slow.chars[slow.char_index]
+    width = min(fast_spelled.shape[2], slow_spelled.shape[2])
+    assert torch.equal(fast_spelled[..., :width], slow_spelled[..., :width])
+    assert not fast_spelled[..., width:].any() and not slow_spelled[..., width:].any()
+    assert fast.chars.shape[0] == 1 + 6  # padding + six distinct tokens
+
+
+def test_collate_builds_right_padded_bool_mask() -> None:
+    enc = Encoder(WordVocab(["paris", "is", "nice"]), Vocab(list("Parisnce")), Vocab(["O"], specials=False))
+    batch = collate([enc.encode(["Paris", "is"]), enc.encode(["nice"])])
+    assert batch.mask.dtype == torch.bool
+    assert batch.mask.tolist() == [[True, True], [True, False]]
+    assert batch.tags is None
+    assert batch.chars.shape == (4, 5)  # padding row + three distinct spellings
+    assert batch.char_index.tolist() == [[1, 2], [3, 0]]
