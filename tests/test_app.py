@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.main import create_app
+from app.schemas import TagResponse
 from app.settings import Settings
 from ner.cli import main
 from ner.tagger import Tagger
@@ -20,9 +21,15 @@ def client(tagger: Tagger) -> Iterator[TestClient]:
         yield c
 
 
+def _in_response_shape(body: dict[str, object]) -> dict[str, object]:
+    """The body, after checking it has exactly TagResponse's fields (the route builds plain dicts)."""
+    assert TagResponse.model_validate(body).model_dump() == body
+    return body
+
+
 def test_tag_texts(client: TestClient) -> None:
     text = "Alice Walker visited Paris."
-    body = client.post("/tag", json={"texts": [text, ""]}).json()
+    body = _in_response_shape(client.post("/tag", json={"texts": [text, ""]}).json())
     assert body["model"] == "tiny"
     first, empty = body["results"]
     assert [
@@ -39,6 +46,7 @@ def test_tag_texts(client: TestClient) -> None:
 
 def test_tag_pre_tokenised_with_tokens_returned(client: TestClient) -> None:
     body = client.post("/tag", json={"tokens": [["Bob", "Stone", "flew", "."]], "return_tokens": True}).json()
+    _in_response_shape(body)
     result = body["results"][0]
     assert result["entities"][0]["text"] == "Bob Stone"
     assert (result["entities"][0]["start"], result["entities"][0]["end"]) == (0, 9)

@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 
 from app.batcher import Overloaded
 from app.deps import BatcherDep, MetricsDep, SettingsDep, TaggerDep, TokenizerDep
-from app.schemas import EntityOut, ErrorOut, ResultOut, TagRequest, TagResponse, TokenOut
+from app.schemas import ErrorOut, TagRequest, TagResponse
 from app.settings import Settings
 from ner.annotate import entities
 from ner.tokenize import Token, join_tokens
@@ -48,7 +48,7 @@ async def tag(
     tokenizer: TokenizerDep,
     settings: SettingsDep,
     metrics: MetricsDep,
-) -> TagResponse | JSONResponse:
+) -> JSONResponse:
     """Find entities. Offsets are Python string indices into each text sent (for ``tokens``, into
     the tokens joined by single spaces), so ``text[start:end] == entity.text``."""
     refused = _check_limits(body, settings)
@@ -70,18 +70,19 @@ async def tag(
             status_code=503, content={"detail": f"overloaded: {exc}"}, headers={"Retry-After": "1"}
         )
     metrics.tokens.inc(sum(map(len, flat)))
-    results = []
+    # Plain dictionaries in TagResponse's shape: a pydantic model here would be validated again on
+    # the way out, which cost more than the rest of the request handling (tests check the shape).
+    results: list[dict[str, object]] = []
     position = 0
     for text, sentences in docs:
         mine = predictions[position : position + len(sentences)]
         position += len(sentences)
-        found = [EntityOut(**vars(e)) for e in entities(text, sentences, mine)]
         tokens_out = None
         if body.return_tokens:
             tokens_out = [
-                TokenOut(text=t.text, start=t.start, end=t.end, tag=tag)
+                {"text": t.text, "start": t.start, "end": t.end, "tag": tag}
                 for sentence, prediction in zip(sentences, mine)
                 for t, tag in zip(sentence, prediction.tags)
             ]
-        results.append(ResultOut(entities=found, tokens=tokens_out))
-    return TagResponse(model=tagger.name, results=results)
+        results.append({"entities": [vars(e) for e in entities(text, sentences, mine)], "tokens": tokens_out})
+    return JSONResponse({"model": tagger.name, "results": results})
