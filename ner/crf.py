@@ -96,33 +96,36 @@ def forward_backward(emissions: Array, lengths: Array, crf: CrfScores) -> Forwar
     moves = np.exp(trans - trans_top)  # (from, to)
     start, end = crf.start.astype(np.float64), crf.end.astype(np.float64)
 
-    with np.errstate(divide="ignore"):  # log(0) = -inf for forbidden tags is wanted
-        alpha = np.empty((batch, seq, num_tags))
-        a = np.exp(start - start.max()) * weights[:, 0]
-        norm = a.sum(axis=1, keepdims=True)
-        a /= norm
-        offset = start.max() + top[:, 0] + np.log(norm)  # (batch, 1)
-        alpha[:, 0] = np.log(a) + offset
-        for t in range(1, seq):
-            nxt = (a @ moves) * weights[:, t]
-            norm = nxt.sum(axis=1, keepdims=True)
-            live = mask[:, t, None]
-            a = np.where(live, nxt / norm, a)
-            offset = np.where(live, offset + trans_top + top[:, t] + np.log(norm), offset)
-            alpha[:, t] = np.log(a) + offset
-        log_z = np.log((a * np.exp(end - end.max())).sum(axis=1)) + end.max() + offset[:, 0]
+    # Each step keeps the rescaled vector and the log of what the rescaling took out; the logarithms
+    # of the vectors are taken once at the end, over the whole (batch, seq, num_tags) array.
+    steps = np.empty((batch, seq, num_tags))
+    lifted = np.zeros((batch, seq))  # log of the scale taken out at each step
+    a = np.exp(start - start.max()) * weights[:, 0]
+    norm = a.sum(axis=1, keepdims=True)
+    steps[:, 0] = a = a / norm
+    lifted[:, 0] = start.max() + top[:, 0, 0] + np.log(norm[:, 0])
+    for t in range(1, seq):
+        nxt = (a @ moves) * weights[:, t]
+        norm = nxt.sum(axis=1, keepdims=True)
+        live = mask[:, t, None]
+        steps[:, t] = a = np.where(live, nxt / norm, a)
+        lifted[:, t] = np.where(live[:, 0], trans_top + top[:, t, 0] + np.log(norm[:, 0]), 0.0)
+    with np.errstate(divide="ignore"):  # log(0) = -inf for a forbidden tag is wanted
+        alpha = np.log(steps) + np.cumsum(lifted, axis=1)[:, :, None]
+        log_z = np.log(a @ np.exp(end - end.max())) + end.max() + lifted.sum(axis=1)
 
-        beta = np.empty((batch, seq, num_tags))
-        b = np.broadcast_to(np.exp(end - end.max()), (batch, num_tags))
-        offset = np.full((batch, 1), end.max())
-        beta[:, seq - 1] = np.log(b) + offset
-        for t in range(seq - 2, -1, -1):
-            nxt = (weights[:, t + 1] * b) @ moves.T  # (batch, from)
-            norm = nxt.sum(axis=1, keepdims=True)
-            live = mask[:, t + 1, None]
-            b = np.where(live, nxt / norm, b)
-            offset = np.where(live, offset + trans_top + top[:, t + 1] + np.log(norm), offset)
-            beta[:, t] = np.log(b) + offset
+    b = np.broadcast_to(np.exp(end - end.max()), (batch, num_tags))
+    lifted = np.zeros((batch, seq))
+    lifted[:, seq - 1] = end.max()
+    steps[:, seq - 1] = b
+    for t in range(seq - 2, -1, -1):
+        nxt = (weights[:, t + 1] * b) @ moves.T  # (batch, from)
+        norm = nxt.sum(axis=1, keepdims=True)
+        live = mask[:, t + 1, None]
+        steps[:, t] = b = np.where(live, nxt / norm, b)
+        lifted[:, t] = np.where(live[:, 0], trans_top + top[:, t + 1, 0] + np.log(norm[:, 0]), 0.0)
+    with np.errstate(divide="ignore"):
+        beta = np.log(steps) + np.cumsum(lifted[:, ::-1], axis=1)[:, ::-1, None]
     return ForwardBackward(alpha, beta, log_z)
 
 
