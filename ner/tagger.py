@@ -16,7 +16,7 @@ from ner.batch import Encoder
 from ner.checkpoint import FORMAT_VERSION, load_checkpoint
 from ner.errors import InputError
 from ner.model import BiLstmCrf, ModelConfig
-from ner.tags import Scheme, allowed_transitions, convert, spans_from_tags
+from ner.tags import Scheme, Span, allowed_transitions, spans_from_tags, tags_from_spans
 from ner.vocab import Vocab, WordVocab
 
 log = logging.getLogger(__name__)
@@ -153,26 +153,32 @@ class Tagger:
             for offset in range(0, len(tokens), MAX_LEN):
                 pieces.append((i, offset, tokens[offset : offset + MAX_LEN]))
         order = sorted(range(len(pieces)), key=lambda k: len(pieces[k][2]))
-        found: dict[int, tuple[list[str], list[Entity]]] = {}
+        found: dict[int, list[Entity]] = {}
         self.model.eval()
         with torch.inference_mode():
             for first in range(0, len(order), batch_size):
                 chunk = order[first : first + batch_size]
-                results = self._predict_batch([pieces[k][2] for k in chunk], scores)
-                found.update(zip(chunk, results))
-        tags: list[list[str]] = [[] for _ in sentences]
+                found.update(zip(chunk, self._predict_batch([pieces[k][2] for k in chunk], scores)))
         entities: list[list[Entity]] = [[] for _ in sentences]
         for k, (i, offset, _) in enumerate(pieces):
-            piece_tags, piece_entities = found[k]
-            tags[i].extend(piece_tags)
-            entities[i].extend(
-                Entity(e.start + offset, e.end + offset, e.label, e.score) for e in piece_entities
+            if offset == 0:
+                entities[i] = found[k]
+            else:
+                entities[i].extend(
+                    Entity(e.start + offset, e.end + offset, e.label, e.score) for e in found[k]
+                )
+        # Tags are written from the entities, so the two always agree (pieces included).
+        return [
+            Prediction(
+                tags_from_spans(
+                    [Span(e.start, e.end, e.label) for e in found], len(tokens), self.data_scheme
+                ),
+                found,
             )
-        return [Prediction(convert(t, self.data_scheme), e) for t, e in zip(tags, entities)]
+            for tokens, found in zip(sentences, entities)
+        ]
 
-    def _predict_batch(
-        self, sentences: list[list[str]], scores: bool
-    ) -> list[tuple[list[str], list[Entity]]]:
+    def _predict_batch(self, sentences: list[list[str]], scores: bool) -> list[list[Entity]]:
         batch = self.encoder.batch(sentences).to(self.device)
         # the only copy off the device: the CRF runs on the CPU (see ner/crf.py)
         emissions = self.model.emissions(batch).float().cpu().numpy()  # (batch, seq, num_tags)
@@ -203,5 +209,5 @@ class Tagger:
                     )
                     score = min(1.0, math.exp(logp))
                 entities.append(Entity(span.start, span.end, span.label, score))
-            out.append((tags, entities))
+            out.append(entities)
         return out
