@@ -12,6 +12,7 @@ from torch import Tensor
 from ner.vocab import Vocab, WordVocab
 
 MAX_WORD_CHARS = 24
+CACHE_TOKENS = 200_000  # encodings of this many distinct tokens are remembered between batches
 
 
 def casing(token: str) -> int:
@@ -73,6 +74,17 @@ class Encoder:
         self.words = words
         self.chars = chars
         self.tags = tags
+        self._known: dict[str, tuple[int, int, list[int]]] = {}  # token -> (word, casing, characters)
+
+    def cache_clear(self) -> None:
+        """Forget remembered token encodings (benchmarks call this to time a cold start)."""
+        self._known.clear()
+
+    def _lookup(self, token: str) -> tuple[int, int, list[int]]:
+        if len(self._known) >= CACHE_TOKENS:
+            self._known.clear()  # bounded memory; refilling costs one batch's worth of lookups
+        found = self._known[token] = (self.words.get(token), casing(token), self.spell(token))
+        return found
 
     def spell(self, token: str) -> list[int]:
         """Character indices of ``token``, cut to ``MAX_WORD_CHARS`` (``[<unk>]`` for an empty token)."""
@@ -90,21 +102,22 @@ class Encoder:
     def batch(self, sentences: list[list[str]]) -> Batch:
         """Padded tensors for untagged sentences (none empty), as ``collate`` of their encodings gives.
 
-        The fast path for tagging: each distinct token of the batch is looked up once, and the padded
-        arrays are filled by numpy indexing rather than token by token."""
+        The fast path for tagging: each distinct token of the batch is looked up once (and remembered
+        for later batches, up to ``CACHE_TOKENS`` tokens), and the padded arrays are filled by numpy
+        indexing rather than token by token."""
         rows: dict[str, int] = {}  # token -> row; row 0 is padding
         flat = [rows.setdefault(t, len(rows) + 1) for s in sentences for t in s]
         lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
         mask = np.arange(int(lengths.max()))[None, :] < lengths[:, None]  # (batch, seq)
         char_index = np.zeros(mask.shape, dtype=np.int64)
         char_index[mask] = flat  # row-major order is the order of ``flat``
-        distinct = list(rows)
-        spelled = [self.spell(t) for t in distinct]
-        chars = np.zeros((len(rows) + 1, max(map(len, spelled))), dtype=np.int64)
-        for row, ids in enumerate(spelled, start=1):
+        known = self._known
+        encoded = [known.get(t) or self._lookup(t) for t in rows]
+        chars = np.zeros((len(rows) + 1, max(len(e[2]) for e in encoded)), dtype=np.int64)
+        for row, (_, _, ids) in enumerate(encoded, start=1):
             chars[row, : len(ids)] = ids
-        words = np.array([0, *map(self.words.get, distinct)], dtype=np.int64)
-        cases = np.array([0, *map(casing, distinct)], dtype=np.int64)
+        words = np.array([0, *(e[0] for e in encoded)], dtype=np.int64)
+        cases = np.array([0, *(e[1] for e in encoded)], dtype=np.int64)
         return Batch(
             torch.from_numpy(words[char_index]),
             torch.from_numpy(chars),

@@ -155,10 +155,12 @@ class Tagger:
         order = sorted(range(len(pieces)), key=lambda k: len(pieces[k][2]))
         found: dict[int, list[Entity]] = {}
         self.model.eval()
+        crf_scores = self.model.crf_scores()  # once per call: the model may be training between calls
         with torch.inference_mode():
             for first in range(0, len(order), batch_size):
                 chunk = order[first : first + batch_size]
-                found.update(zip(chunk, self._predict_batch([pieces[k][2] for k in chunk], scores)))
+                batch = [pieces[k][2] for k in chunk]
+                found.update(zip(chunk, self._predict_batch(batch, crf_scores, scores)))
         entities: list[list[Entity]] = [[] for _ in sentences]
         for k, (i, offset, _) in enumerate(pieces):
             if offset == 0:
@@ -178,12 +180,13 @@ class Tagger:
             for tokens, found in zip(sentences, entities)
         ]
 
-    def _predict_batch(self, sentences: list[list[str]], scores: bool) -> list[list[Entity]]:
+    def _predict_batch(
+        self, sentences: list[list[str]], crf_scores: crf.CrfScores, scores: bool
+    ) -> list[list[Entity]]:
         batch = self.encoder.batch(sentences).to(self.device)
         # the only copy off the device: the CRF runs on the CPU (see ner/crf.py)
         emissions = self.model.emissions(batch).float().cpu().numpy()  # (batch, seq, num_tags)
         lengths = batch.lengths.numpy()
-        crf_scores = self.model.crf_scores()
         best = crf.viterbi(emissions, lengths, crf_scores)  # (batch, seq), -1 past each end
         labels = self.encoder.tags.items
         outside = self.encoder.tags.index.get("O", -1)

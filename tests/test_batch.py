@@ -40,3 +40,19 @@ def test_collate_builds_right_padded_bool_mask() -> None:
     assert batch.tags is None
     assert batch.chars.shape == (4, 5)  # padding row + three distinct spellings
     assert batch.char_index.tolist() == [[1, 2], [3, 0]]
+
+
+def test_remembered_encodings_are_bounded_and_change_nothing(monkeypatch) -> None:
+    import ner.batch
+
+    monkeypatch.setattr(ner.batch, "CACHE_TOKENS", 3)
+    enc = _encoder()
+    sentences = [["Paris", "is", "nice"], ["1996", "Zürich", "is", "Paris"]]
+    first = enc.batch(sentences)
+    assert len(enc._known) <= 3
+    again = enc.batch(sentences)
+    enc.cache_clear()
+    cold = enc.batch(sentences)
+    for other in (again, cold):
+        for name in ("words", "chars", "char_index", "casing", "mask", "lengths"):
+            assert torch.equal(getattr(first, name), getattr(other, name)), name
