@@ -12,6 +12,7 @@ import torch
 from fastapi import FastAPI
 
 from app.batcher import MicroBatcher
+from app.deps import Ready
 from app.metrics import Metrics
 from app.middleware import MeasureAndLimit
 from app.routes import meta, tag
@@ -56,13 +57,12 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
         )
         await batcher.warm_up()
         batcher.start()
-        app.state.batcher = batcher
-        app.state.tagger = loaded
+        app.state.ready = Ready(loaded, batcher, app.state.tokenizer, settings, metrics)
         log.info("model %s ready on %s (%s worker)", loaded.name, loaded.device, settings.worker)
         try:
             yield
         finally:
-            app.state.tagger = None
+            app.state.ready = None
             await batcher.stop()
 
     app = FastAPI(
@@ -74,7 +74,7 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.tokenizer = Tokenizer(settings.sentence_tokens)
-    app.state.tagger = None
+    app.state.ready = None
     app.include_router(tag.router)
     app.include_router(meta.router)
 

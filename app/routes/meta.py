@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from app.deps import MetricsDep, TaggerDep
+from app.deps import MetricsDep, ReadyDep
 from ner import __version__
 
 router = APIRouter(tags=["service"])
@@ -24,14 +24,15 @@ async def health() -> dict[str, str]:
 @router.get("/ready", responses={503: {"description": "the model is not loaded"}})
 async def ready(request: Request) -> Response:
     """200 once the model is loaded and the batcher runs, 503 before."""
-    if getattr(request.app.state, "tagger", None) is None:
+    if getattr(request.app.state, "ready", None) is None:
         return JSONResponse({"status": "loading"}, status_code=503, headers={"Retry-After": "1"})
     return JSONResponse({"status": "ready"})
 
 
 @router.get("/info")
-async def info(tagger: TaggerDep) -> dict[str, Any]:
+async def info(ready: ReadyDep) -> dict[str, Any]:
     """The model card: labels, dev scores, sizes, versions, device."""
+    tagger = ready.tagger
     meta = tagger.metadata
     config = tagger.model.config
     return {

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.batcher import Overloaded
-from app.deps import BatcherDep, MetricsDep, SettingsDep, TaggerDep, TokenizerDep
+from app.deps import ReadyDep
 from app.schemas import ErrorOut, TagRequest, TagResponse
 from app.settings import Settings
 from ner.annotate import entities
@@ -41,22 +41,16 @@ def _check_limits(body: TagRequest, settings: Settings) -> JSONResponse | None:
 
 
 @router.post("/tag", response_model=TagResponse, responses=ERRORS)
-async def tag(
-    body: TagRequest,
-    tagger: TaggerDep,
-    batcher: BatcherDep,
-    tokenizer: TokenizerDep,
-    settings: SettingsDep,
-    metrics: MetricsDep,
-) -> JSONResponse:
+async def tag(body: TagRequest, ready: ReadyDep) -> JSONResponse:
     """Find entities. Offsets are Python string indices into each text sent (for ``tokens``, into
     the tokens joined by single spaces), so ``text[start:end] == entity.text``."""
+    settings = ready.settings
     refused = _check_limits(body, settings)
     if refused is not None:
         return refused
     docs: list[tuple[str, list[list[Token]]]] = []
     if body.texts is not None:
-        docs = [(text, tokenizer.sentences(text)) for text in body.texts]
+        docs = [(text, ready.tokenizer.sentences(text)) for text in body.texts]
     else:
         for tokens in body.tokens or []:
             text, toks = join_tokens(tokens)
@@ -64,12 +58,12 @@ async def tag(
             docs.append((text, [toks[i : i + step] for i in range(0, len(toks), step)]))
     flat = [[t.text for t in sentence] for _, sentences in docs for sentence in sentences]
     try:
-        predictions = await batcher.submit(flat)
+        predictions = await ready.batcher.submit(flat)
     except Overloaded as exc:
         return JSONResponse(
             status_code=503, content={"detail": f"overloaded: {exc}"}, headers={"Retry-After": "1"}
         )
-    metrics.tokens.inc(sum(map(len, flat)))
+    ready.metrics.tokens.inc(sum(map(len, flat)))
     # Plain dictionaries in TagResponse's shape: a pydantic model here would be validated again on
     # the way out, which cost more than the rest of the request handling (tests check the shape).
     results: list[dict[str, object]] = []
@@ -85,4 +79,4 @@ async def tag(
                 for t, tag in zip(sentence, prediction.tags)
             ]
         results.append({"entities": [vars(e) for e in entities(text, sentences, mine)], "tokens": tokens_out})
-    return JSONResponse({"model": tagger.name, "results": results})
+    return JSONResponse({"model": ready.tagger.name, "results": results})
