@@ -29,8 +29,7 @@ log = logging.getLogger("app")
 
 def load_tagger(settings: Settings) -> Tagger:
     """The checkpoint named by the settings, or the bundled one. Raises :class:`InputError`."""
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
+    torch.set_num_threads(settings.model_threads())
     return Tagger.load(settings.model or default_model_path(), settings.device)
 
 
@@ -44,7 +43,9 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
         loaded = tagger or load_tagger(settings)
         if settings.worker == "process":
             path = Path(settings.model) if settings.model else default_model_path()
-            make, predict = process_worker(path, settings.device, settings.threads, settings.batch_size)
+            make, predict = process_worker(
+                path, settings.device, settings.model_threads(), settings.batch_size
+            )
         else:
             make, predict = thread_worker(loaded, settings.batch_size)
         batcher = MicroBatcher(

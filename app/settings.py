@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import Field
@@ -20,7 +21,14 @@ class Settings(BaseSettings):
     worker: Literal["thread", "process"] = Field(
         "thread", description="run the model in a thread of the server or in a process of its own"
     )
-    threads: int = Field(0, ge=0, description="PyTorch CPU threads (0: PyTorch's default)")
+    threads: int = Field(
+        0, ge=0, description="PyTorch CPU threads for the model (0: one fewer than the cores, at least 1)"
+    )
+
+    def model_threads(self) -> int:
+        """The PyTorch thread count to use: the event loop keeps a core of its own when ``threads`` is 0."""
+        return self.threads or max(1, (os.cpu_count() or 1) - 1)
+
     batch_size: int = Field(256, ge=1, description="most sentences in one model call")
     batch_wait_ms: float = Field(
         0.0, ge=0, description="extra wait for more requests before a model call (ms)"

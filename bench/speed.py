@@ -4,7 +4,8 @@
 
 Prints seconds per training epoch (extrapolated from --train-batches timed batches of the default
 config), training sentences/s, and tagging tokens/s at batch 1, 32 and 256 (median of --runs runs,
-pre-tokenised input, tokeniser excluded, as the spaCy peer's bench), plus entity F1.
+pre-tokenised input, tokeniser excluded, as the spaCy peer's bench), the median time to tag one short
+sentence alone, and entity F1.
 """
 
 from __future__ import annotations
@@ -45,6 +46,21 @@ def tagging(tagger: Tagger, sentences: list[list[str]], runs: int) -> dict[int, 
             walls.append(time.perf_counter() - t)
         speeds[batch_size] = n / statistics.median(walls)
     return speeds
+
+
+SHORT = ["U.N.", "official", "Ekeus", "heads", "for", "Baghdad", "."]  # the README's example
+
+
+def latency(tagger: Tagger, tokens: list[str], calls: int = 500) -> float:
+    """Median milliseconds to tag one sentence alone (entity scores included)."""
+    for _ in range(50):
+        tagger.predict([tokens])
+    walls = []
+    for _ in range(calls):
+        t = time.perf_counter()
+        tagger.predict([tokens])
+        walls.append(time.perf_counter() - t)
+    return 1000 * statistics.median(walls)
 
 
 def training(train_file: Path, config_file: Path, batches: int) -> tuple[float, float]:
@@ -97,6 +113,7 @@ def main() -> None:
     sentences = [s.tokens for s in dev.sentences]
     for batch_size, speed in tagging(tagger, sentences, args.runs).items():
         print(f"tagging batch {batch_size}: {speed:,.0f} tokens/s (median of {args.runs})")
+    print(f"one sentence alone ({len(SHORT)} tokens): p50 {latency(tagger, SHORT):.2f} ms")
     report = evaluate([s.tags for s in dev.sentences], tagger.tag(sentences))
     tokens = sum(map(len, sentences))
     print(f"entity F1 {report.overall.f1:.2f} over {len(sentences)} sentences, {tokens} tokens")

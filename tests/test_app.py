@@ -155,3 +155,11 @@ def test_process_worker_gives_the_same_answers(client: TestClient, tagger: Tagge
     with TestClient(create_app(settings, tagger)) as c:
         assert c.get("/ready").status_code == 200  # the worker process has loaded the model
         assert c.post("/tag", json=body).json() == client.post("/tag", json=body).json()
+
+
+def test_model_threads_leave_the_event_loop_a_core(monkeypatch) -> None:
+    assert Settings(threads=3).model_threads() == 3
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert Settings().model_threads() == 7
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert Settings().model_threads() == 1
