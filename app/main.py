@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
     """Build the service. ``tagger`` may be given already loaded; else the lifespan loads it."""
     settings = settings or Settings()
     metrics = Metrics()
+    tokenizer = Tokenizer(settings.sentence_tokens)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,7 +59,7 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
         )
         await batcher.warm_up()
         batcher.start()
-        app.state.ready = Ready(loaded, batcher, app.state.tokenizer, settings, metrics)
+        app.state.ready = Ready(loaded, batcher, tokenizer, settings, metrics)
         log.info("model %s ready on %s (%s worker)", loaded.name, loaded.device, settings.worker)
         try:
             yield
@@ -72,9 +73,7 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
         description="Named entities with character offsets and CRF confidences.",
         lifespan=lifespan,
     )
-    app.state.settings = settings
     app.state.metrics = metrics
-    app.state.tokenizer = Tokenizer(settings.sentence_tokens)
     app.state.ready = None
     app.include_router(tag.router)
     app.include_router(meta.router)

@@ -67,7 +67,7 @@ def viterbi(emissions: Array, lengths: Array, crf: CrfScores) -> Array:
         live = t <= ends
         path[live, t] = current[live]
         if t:
-            current = np.where(t <= ends, pointers[t, flat, current], current)
+            current = np.where(live, pointers[t, flat, current], current)
     return path
 
 
