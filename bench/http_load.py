@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="CoNLL file whose sentences are sent")
     parser.add_argument("--url", help="a running service on this machine (default: start one)")
     parser.add_argument("--model", type=Path, help="checkpoint for the started service")
+    parser.add_argument("--device", default="cpu", help="--device of the started service (cpu, cuda, auto)")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=20)
     args = parser.parse_args()
@@ -76,7 +77,7 @@ def main() -> None:
     url = args.url
     if url is None:
         port = _free_port()
-        cmd = [sys.executable, "-m", "ner.cli", "serve", "--port", str(port), "--device", "cpu"]
+        cmd = [sys.executable, "-m", "ner.cli", "serve", "--port", str(port), "--device", args.device]
         if args.model:
             cmd += ["--model", str(args.model)]
         proc = subprocess.Popen(cmd, env=os.environ.copy(), stderr=subprocess.DEVNULL)

@@ -24,7 +24,7 @@ from ner.conll import read_conll
 from ner.embeddings import load_vectors
 from ner.evaluate import evaluate
 from ner.model import BiLstmCrf, ModelConfig
-from ner.tagger import Tagger
+from ner.tagger import Tagger, resolve_device
 from ner.tags import convert
 from ner.train import TrainConfig, build_vocabs, make_optimizer
 
@@ -66,30 +66,42 @@ def latency(tagger: Tagger, tokens: list[str], pause: float = 0.0, calls: int = 
     return 1000 * statistics.median(walls)
 
 
-def training(train_file: Path, config_file: Path, batches: int) -> tuple[float, float]:
+def training(
+    train_file: Path, config_file: Path, batches: int, device: torch.device, embeddings: str | None
+) -> tuple[float, float]:
     config = tomllib.loads(config_file.read_text())
     cfg = TrainConfig(**config["train"])
     corpus = read_conll(train_file)
-    vectors = load_vectors(config.get("embeddings", "glove-6b-50d"))
+    vectors = load_vectors(embeddings or config.get("embeddings", "glove-6b-50d"))
     encoder, _ = build_vocabs(corpus, vectors, cfg.glove_limit, cfg.scheme)
     model = BiLstmCrf(
         ModelConfig(len(encoder.words), len(encoder.chars), len(encoder.tags), vectors.dim, **config["model"])
-    )
+    ).to(device)
     optimizer = make_optimizer(model.parameters(), cfg)
     encoded = [encoder.encode(s.tokens, convert(s.tags, cfg.scheme)) for s in corpus.sentences]
     order = list(buckets([len(e.words) for e in encoded], cfg.batch_size, np.random.default_rng(0)))
     model.train()
-    t = time.perf_counter()
-    sentences = 0
-    for indices in order[:batches]:
-        batch = collate([encoded[i] for i in indices])
+
+    def step(indices: list[int]) -> None:
+        batch = collate([encoded[i] for i in indices]).to(device)
         assert batch.tags is not None
         loss = model.loss(batch, batch.tags)
         optimizer.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
         optimizer.step()
+
+    for indices in order[-3:]:  # warm-up (kernels, allocator), not timed
+        step(indices)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    sentences = 0
+    for indices in order[:batches]:
+        step(indices)
         sentences += len(indices)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
     per_sentence = (time.perf_counter() - t) / sentences
     return per_sentence * len(encoded), 1 / per_sentence
 
@@ -103,15 +115,21 @@ def main() -> None:
     parser.add_argument("--train", type=Path, help="also time training on this file")
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "conll03.toml")
     parser.add_argument("--train-batches", type=int, default=120)
+    parser.add_argument("--embeddings", help="for --train: a GloVe text file instead of the config's vectors")
     parser.add_argument("--threads", type=int, default=1, help="PyTorch threads (the peer uses one)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--device", default="cpu", help="cpu, cuda or auto (the model and training run there)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"threads: {torch.get_num_threads()}")
+    device = resolve_device(args.device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    print(f"device: {device} ({name}), threads: {torch.get_num_threads()}")
     if args.train:
-        epoch, rate = training(args.train, args.config, args.train_batches)
+        epoch, rate = training(args.train, args.config, args.train_batches, device, args.embeddings)
         print(f"training: {epoch:.0f} s/epoch (extrapolated), {rate:.0f} sentences/s")
-    tagger = Tagger.load(args.model, "cpu")
+    tagger = Tagger.load(args.model, str(device))
     dev = read_conll(args.dev)
     sentences = [s.tokens for s in dev.sentences]
     for batch_size, speed in tagging(tagger, sentences, args.runs).items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 import torch
@@ -17,6 +18,12 @@ CACHE_TOKENS = 200_000  # encodings of this many distinct tokens are remembered 
 
 def casing(token: str) -> int:
     """A small casing class (1-7; 0 is padding) that GloVe's lower-cased vectors cannot carry."""
+    if token.isalpha():  # most tokens: no digits, so skip counting them
+        if token.islower():
+            return 3
+        if token.isupper():
+            return 4
+        return 5 if token[0].isupper() else 7
     if token.isdigit():
         return 1
     digits = sum(map(str.isdigit, token))
@@ -113,11 +120,14 @@ class Encoder:
         char_index[mask] = flat  # row-major order is the order of ``flat``
         known = self._known
         encoded = [known.get(t) or self._lookup(t) for t in rows]
-        chars = np.zeros((len(rows) + 1, max(len(e[2]) for e in encoded)), dtype=np.int64)
-        for row, (_, _, ids) in enumerate(encoded, start=1):
-            chars[row, : len(ids)] = ids
-        words = np.array([0, *(e[0] for e in encoded)], dtype=np.int64)
-        cases = np.array([0, *(e[1] for e in encoded)], dtype=np.int64)
+        spelled = [e[2] for e in encoded]
+        widths = np.fromiter(map(len, spelled), dtype=np.int64, count=len(spelled))
+        chars = np.zeros((len(rows) + 1, int(widths.max())), dtype=np.int64)
+        chars[1:][np.arange(chars.shape[1])[None, :] < widths[:, None]] = np.fromiter(
+            chain.from_iterable(spelled), dtype=np.int64, count=int(widths.sum())
+        )
+        words = np.fromiter(chain((0,), (e[0] for e in encoded)), dtype=np.int64, count=len(rows) + 1)
+        cases = np.fromiter(chain((0,), (e[1] for e in encoded)), dtype=np.int64, count=len(rows) + 1)
         return Batch(
             torch.from_numpy(words[char_index]),
             torch.from_numpy(chars),

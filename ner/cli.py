@@ -112,6 +112,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = TrainConfig(**train_cfg)
     except TypeError as exc:
         raise InputError(f"bad [train] table: {exc}", args.config) from None
+    try:  # check the [model] table now, not after the data is read
+        ModelConfig(num_words=2, num_chars=2, num_tags=1, **model_cfg)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"bad [model] table: {exc}", args.config) from None
     out: Path = args.out
     if args.resume and not resume_path(out).exists():
         raise InputError(f"nothing to resume: {resume_path(out)} does not exist", out)

@@ -1,8 +1,10 @@
 """The HTTP contract and every error path, through FastAPI's TestClient."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -163,3 +165,13 @@ def test_model_threads_leave_the_event_loop_a_core(monkeypatch) -> None:
     assert Settings().model_threads() == 7
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     assert Settings().model_threads() == 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("device", ["cuda", "auto"])
+def test_serves_on_the_gpu(model_path: Path, device: str) -> None:
+    settings = Settings(model=str(model_path), device=device, worker="thread")
+    with TestClient(create_app(settings)) as c:
+        assert c.get("/info").json()["device"].startswith("cuda")
+        body = c.post("/tag", json={"texts": ["Alice Walker visited Paris."] * 3}).json()
+    assert [[e["text"] for e in r["entities"]] for r in body["results"]] == [["Alice Walker", "Paris"]] * 3

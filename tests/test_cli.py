@@ -74,6 +74,31 @@ def test_bad_training_data_exits_2_and_writes_nothing(
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("char_window = 4", "char_window must be odd"),
+        ("hidden = 0", "hidden must be a positive integer"),
+        ("dropout = 1.5", "dropout must be in [0, 1)"),
+        ('cell = "transformer"', "cell must be 'lstm' or 'gru'"),
+    ],
+)
+def test_bad_model_table_exits_2_before_reading_data(
+    data_dir: Path, tmp_path: Path, capsys, line: str, message: str
+) -> None:
+    out = tmp_path / "m.pt"
+    args = _train_args(data_dir, tmp_path, out)
+    config = Path(args[args.index("--config") + 1])
+    key = line.split(" = ")[0]
+    kept = [old for old in TINY_CONFIG.splitlines() if not old.startswith(f"{key} = ")]
+    config.write_text("\n".join(kept).replace("[model]", f"[model]\n{line}"))
+    args[args.index("--train") + 1] = str(tmp_path / "never-read.txt")  # the config is checked first
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "tiny.toml: bad [model] table: " in err and message in err and "\n" not in err
+    assert not out.exists()
+
+
 def test_missing_files_and_embeddings_exit_2(
     data_dir: Path, tmp_path: Path, capsys, model_path: Path
 ) -> None:

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from ner.batch import Encoder, collate
@@ -52,3 +53,41 @@ def test_sentence_alone_and_in_a_padded_batch_score_the_same() -> None:
         alone = model.emissions(collate([short]))  # (1, 2, 5)
         batched = model.emissions(collate([long, short]))  # (2, 5, 5)
     assert torch.allclose(alone[0], batched[1, :2], atol=1e-6)
+
+
+@pytest.mark.parametrize("window", [1, 3, 5])
+def test_char_cnn_lookups_in_eval_equal_the_convolution(window: int) -> None:
+    torch.manual_seed(window)
+    model = BiLstmCrf(ModelConfig(num_words=6, num_chars=14, num_tags=5, char_dim=4, char_window=window))
+    cnn = model.char_cnn
+    # words of 1 to 7 characters, an all-padding row, and a word padded to the batch's longest
+    chars = torch.tensor([[0] * 7, [3, 0, 0, 0, 0, 0, 0], [2, 5, 0, 0, 0, 0, 0], list(range(1, 8)), [4] * 7])
+    chars[4, 5:] = 0
+    with torch.no_grad():
+        by_conv = cnn.train()(chars)
+        by_lookup = cnn.eval()(chars)
+    assert by_lookup.shape == (5, model.config.char_filters)
+    assert torch.equal(by_lookup[0], torch.zeros(model.config.char_filters))
+    assert torch.allclose(by_lookup, by_conv, atol=1e-5)
+
+
+def test_char_cnn_lookups_keep_gradients_flowing() -> None:
+    # eval mode with gradients on (as an attribution tool would run it) still reaches the weights
+    model = _model().eval()
+    pooled = model.char_cnn(torch.tensor([[3, 4, 5], [6, 0, 0]]))
+    pooled.sum().backward()
+    assert model.char_cnn.embed.weight.grad is not None and model.char_cnn.conv.weight.grad is not None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"char_window": 2}, "char_window must be odd"),
+        ({"hidden": 0}, "hidden must be a positive integer"),
+        ({"casing_dim": -1}, "casing_dim must be 0"),
+        ({"dropout": 1.0}, "dropout must be in"),
+    ],
+)
+def test_model_config_rejects_bad_shapes(change: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(num_words=6, num_chars=14, num_tags=5, **change)  # type: ignore[arg-type]

@@ -84,3 +84,42 @@ def test_device_resolution() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(InputError, match="no CUDA GPU"):
             resolve_device("cuda")
+
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@needs_cuda
+def test_gpu_gives_the_cpu_predictions(model_path: Path) -> None:
+    cpu, gpu = Tagger.load(model_path, "cpu"), Tagger.load(model_path, "cuda")
+    assert gpu.device.type == "cuda" and next(gpu.model.parameters()).is_cuda
+    words = [[w for w, _ in s] for s in SENTENCES] + [["Paris", "and", "Berlin", "."] * 90]
+    for on_cpu, on_gpu in zip(cpu.predict(words), gpu.predict(words)):
+        assert on_gpu.tags == on_cpu.tags
+        for a, b in zip(on_gpu.entities, on_cpu.entities):
+            assert (a.start, a.end, a.label) == (b.start, b.end, b.label)
+            assert a.score == pytest.approx(b.score, abs=1e-3)
+
+
+@needs_cuda
+def test_gpu_decoding_synchronises_per_batch_not_per_token(model_path: Path) -> None:
+    import warnings
+
+    gpu = Tagger.load(model_path, "cuda")
+
+    def syncs(sentences: list[list[str]]) -> int:
+        gpu.predict(sentences)  # warm: the first call also loads kernels
+        torch.cuda.synchronize()
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                gpu.predict(sentences)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+        return sum("synchroniz" in str(w.message) for w in caught)
+
+    short = syncs([["Alice", "visited", "Paris", "."]] * 8)
+    long = syncs([["Alice", "visited", "Paris", "."] * 60] * 8)  # 240 tokens each: 60 times the steps
+    assert 1 <= short <= 8  # the emissions and the CRF scores come off the device, nothing per token
+    assert long == short

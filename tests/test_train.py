@@ -97,3 +97,14 @@ def test_sigint_keeps_best_checkpoint_and_resume_carries_on(data_dir: Path, tmp_
     resumed = _run(data_dir, out, resume=True)
     assert resumed == expected  # same losses as the run that was never interrupted
     assert not resume_path(out).exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_trains_on_the_gpu_and_the_checkpoint_loads_on_the_cpu(data_dir: Path, tmp_path: Path) -> None:
+    corpus = read_conll(data_dir / "train.txt")
+    vectors = load_vectors(str(data_dir / "glove.txt"))
+    out = tmp_path / "gpu.pt"
+    history = train(TINY_MODEL, SHORT, corpus, corpus, vectors, out, torch.device("cuda"))
+    assert len(history.epochs) == SHORT.epochs and history.epochs[-1].loss < history.epochs[0].loss
+    tagger = Tagger.load(out, "cpu")
+    assert len(tagger.tag([["Alice", "visited", "Paris", "."]])[0]) == 4
