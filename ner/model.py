@@ -52,12 +52,12 @@ class ModelConfig:
 class CharCNN(nn.Module):
     """Character embeddings, one convolution, max-pooled over each word's characters.
 
-    In training the convolution runs as such, over words padded to the longest. In eval mode it runs
-    as table lookups over the words' characters laid end to end: the convolution is linear in the
-    embeddings, so window position ``k`` adds ``table[k][char]``, where ``table[k]`` is
-    ``embed.weight @ conv.weight[:, :, k].T`` (num_chars, filters). That skips the padding (most words
-    are far shorter than the longest) and the matrix products: about 5x less time for a batch of
-    tagging. A word's features do not depend on the other words in its batch.
+    In training, and on a GPU, the convolution runs as such, over words padded to the longest. In eval
+    mode on the CPU it runs as table lookups over the words' characters laid end to end: the
+    convolution is linear in the embeddings, so window position ``k`` adds ``table[k][char]``, where
+    ``table[k]`` is ``embed.weight @ conv.weight[:, :, k].T`` (num_chars, filters). That skips the
+    padding (most words are far shorter than the longest) and the matrix products: about 5x less time
+    for a batch of tagging. A word's features do not depend on the other words in its batch.
     """
 
     def __init__(self, num_chars: int, dim: int, filters: int, window: int) -> None:
@@ -67,8 +67,8 @@ class CharCNN(nn.Module):
 
     def forward(self, chars: Tensor) -> Tensor:
         """(words, chars) indices, 0-padded -> (words, filters); an all-padding row gives zeros."""
-        if not self.training:
-            return self._by_lookup(chars)
+        if not self.training and chars.device.type == "cpu":
+            return self._by_lookup(chars)  # on a GPU the convolution is cheap, and lookups would sync
         x = self.embed(chars).transpose(1, 2)  # (words, dim, chars)
         h: Tensor = self.conv(x)  # (words, filters, chars)
         h = h.masked_fill((chars == 0).unsqueeze(1), FORBIDDEN)  # padding never wins the max

@@ -121,5 +121,6 @@ def test_gpu_decoding_synchronises_per_batch_not_per_token(model_path: Path) -> 
 
     short = syncs([["Alice", "visited", "Paris", "."]] * 8)
     long = syncs([["Alice", "visited", "Paris", "."] * 60] * 8)  # 240 tokens each: 60 times the steps
-    assert 1 <= short <= 8  # the emissions and the CRF scores come off the device, nothing per token
+    # a few copies per batch (the CRF scores and the emissions come off the device), none per token
+    assert 1 <= short <= 16
     assert long == short
