@@ -15,6 +15,7 @@ from ner.crf import CrfScores
 
 NUM_CASINGS = 8
 FORBIDDEN = -10000.0
+MOSTLY_FULL = 0.8  # tokens / (batch * seq) above which tagging on the CPU runs the LSTM unpacked
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,8 @@ class BiLstmCrf(nn.Module):
         x = self.dropout(torch.cat(parts, dim=2))  # (batch, seq, features)
         if bool((batch.lengths == x.shape[1]).all()):
             h, _ = self.rnn(x)  # no padding (one sentence, say): packing would only cost time
+        elif self._unpacked_is_faster(x, batch.lengths):
+            h = self._directions_unpacked(x, batch.lengths)
         else:
             packed = pack_padded_sequence(x, batch.lengths, batch_first=True, enforce_sorted=False)
             out, _ = self.rnn(packed)
@@ -152,6 +155,40 @@ class BiLstmCrf(nn.Module):
         # h: (batch, seq, 2 * hidden)
         emissions: Tensor = self.proj(self.dropout(h))  # (batch, seq, num_tags)
         return emissions
+
+    def _unpacked_is_faster(self, x: Tensor, lengths: Tensor) -> bool:
+        """Whether to run the LSTM over padded input rather than packed (tagging on the CPU only).
+
+        PyTorch's packed LSTM computes the input projection step by step; unpacked on the CPU it goes
+        to oneDNN, about 10% faster, at the price of computing the padding. Tagging sorts sentences by
+        length, so a batch of bulk tagging is mostly full."""
+        rnn = self.rnn
+        return (
+            not self.training
+            and x.device.type == "cpu"
+            and isinstance(rnn, nn.LSTM)
+            and rnn.num_layers == 1
+            and rnn.proj_size == 0
+            and int(lengths.sum()) >= MOSTLY_FULL * lengths.numel() * x.shape[1]
+        )
+
+    def _directions_unpacked(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """The one-layer BiLSTM over right-padded ``x`` (batch, seq, features), unpacked: the backward
+        direction runs forwards over each sentence reversed in place, so padding always comes last.
+        (batch, seq, 2 * hidden), zero past each end, as ``pad_packed_sequence`` gives."""
+        rnn = self.rnn
+        steps = torch.arange(x.shape[1])[None, :]
+        mirror = lengths[:, None] - 1 - steps  # (batch, seq): position t reads its mirror image
+        flip = torch.where(mirror >= 0, mirror, steps)[:, :, None]  # padding stays where it is
+        names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if rnn.bias else [])
+        zeros = x.new_zeros(1, x.shape[0], rnn.hidden_size)
+        outputs = []
+        for suffix, inputs in (("", x), ("_reverse", x.gather(1, flip.expand_as(x)))):
+            params = [getattr(rnn, f"{name}_l0{suffix}") for name in names]
+            out, _, _ = torch.lstm(inputs, (zeros, zeros), params, rnn.bias, 1, 0.0, False, False, True)
+            outputs.append(out)
+        forward, backward = outputs[0], outputs[1].gather(1, flip.expand_as(outputs[1]))
+        return torch.cat([forward, backward], dim=2) * (steps < lengths[:, None])[:, :, None]
 
     def loss(self, batch: Batch, tags: Tensor) -> Tensor:
         """Mean negative log-likelihood of the gold ``tags`` (batch, seq) per sentence."""

@@ -91,3 +91,21 @@ def test_char_cnn_lookups_keep_gradients_flowing() -> None:
 def test_model_config_rejects_bad_shapes(change: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ModelConfig(num_words=6, num_chars=14, num_tags=5, **change)  # type: ignore[arg-type]
+
+
+def test_unpacked_lstm_for_tagging_equals_packed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ner.model
+
+    model = _model().eval()
+    enc = _encoder()
+    sentences = [["Paris", "is", "nice", "Alice"], ["Alice", "is"], ["nice"], ["Paris", "is", "nice"]]
+    batch = collate([enc.encode(s) for s in sentences])
+    results = {}
+    for threshold, path in ((0.0, "unpacked"), (1.1, "packed")):
+        monkeypatch.setattr(ner.model, "MOSTLY_FULL", threshold)
+        assert model._unpacked_is_faster(torch.zeros(4, 4, 1), batch.lengths) == (path == "unpacked")
+        with torch.no_grad():
+            results[path] = model.emissions(batch)
+    assert torch.allclose(results["unpacked"], results["packed"], atol=1e-6)
+    model.train()  # training keeps the packed LSTM
+    assert not model._unpacked_is_faster(torch.zeros(4, 4, 1), batch.lengths)
