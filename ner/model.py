@@ -18,6 +18,12 @@ FORBIDDEN = -10000.0
 MOSTLY_FULL = 0.8  # tokens / (batch * seq) above which tagging on the CPU runs the LSTM unpacked
 
 
+def _values_key(*tensors: Tensor) -> tuple[int, ...]:
+    """Changes whenever one of ``tensors`` gets new values: its storage, or its version counter, which
+    every in-place write bumps (optimizer steps, ``load_state_dict``, edits under ``no_grad``)."""
+    return tuple(n for t in tensors for n in (t.data_ptr(), t._version))
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Hyper-parameters that fix the model's shape. Sizes of vocabularies come from the data."""
@@ -65,6 +71,7 @@ class CharCNN(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(num_chars, dim, padding_idx=0)
         self.conv = nn.Conv1d(dim, filters, window, padding=window // 2)
+        self._remembered: tuple[tuple[int, ...], Tensor] | None = None  # (weights' key, tables)
 
     def forward(self, chars: Tensor) -> Tensor:
         """(words, chars) indices, 0-padded -> (words, filters); an all-padding row gives zeros."""
@@ -76,14 +83,24 @@ class CharCNN(nn.Module):
         pooled = h.max(dim=2).values  # (words, filters)
         return pooled.masked_fill((chars[:, 0] == 0).unsqueeze(1), 0.0)  # padding words are zero
 
+    def _tables(self) -> Tensor:
+        """(window, num_chars + 1, filters): ``table[k]``, and a last zero row that stands for the
+        convolution's zero padding. Remembered while the weights stay the same and no gradient is
+        wanted (a remembered table is a constant to autograd)."""
+        weights = (self.embed.weight, self.conv.weight)
+        key = _values_key(*weights)
+        if self._remembered is not None and self._remembered[0] == key and not torch.is_grad_enabled():
+            return self._remembered[1]
+        tables = nn.functional.pad(torch.einsum("cd,fdk->kcf", *weights), (0, 0, 0, 1))
+        if not torch.is_grad_enabled():
+            self._remembered = (key, tables)
+        return tables
+
     def _by_lookup(self, chars: Tensor) -> Tensor:
         """``forward`` without padding or matrix products (the same function, other rounding)."""
         window = self.conv.kernel_size[0]
         edge = window // 2
-        # (window, num_chars + 1, filters): the extra zero row is the convolution's zero padding
-        tables = nn.functional.pad(
-            torch.einsum("cd,fdk->kcf", self.embed.weight, self.conv.weight), (0, 0, 0, 1)
-        )
+        tables = self._tables()
         outside = tables.shape[1] - 1
         real = chars != 0  # (words, chars)
         gap = torch.full((chars.shape[0], edge), outside, device=chars.device)
@@ -131,6 +148,7 @@ class BiLstmCrf(nn.Module):
         self.crf = CRF(config.num_tags, batch_first=True)
         everything = torch.ones(config.num_tags + 2, config.num_tags + 2, dtype=torch.bool)
         self.register_buffer("allowed", everything, persistent=False)
+        self._crf_scores: tuple[tuple[int, ...], CrfScores] | None = None  # (scores' key, scores)
 
     def constrain(self, allowed: Tensor) -> None:
         """Forbid moves at decoding time: ``allowed`` is (num_tags + 2, num_tags + 2) bool, where
@@ -197,14 +215,22 @@ class BiLstmCrf(nn.Module):
         return -log_likelihood
 
     def crf_scores(self) -> CrfScores:
-        """The CRF's scores with forbidden moves pushed down, as numpy arrays for ``ner.crf``."""
+        """The CRF's scores with forbidden moves pushed down, as read-only numpy arrays for ``ner.crf``
+        (remembered while the scores and the constraints stay the same)."""
+        crf = self.crf
+        key = _values_key(crf.start_transitions, crf.transitions, crf.end_transitions, self.allowed)
+        if self._crf_scores is not None and self._crf_scores[0] == key:
+            return self._crf_scores[1]
         n = self.config.num_tags
         allowed = self.allowed
         forbid = torch.tensor(FORBIDDEN, device=allowed.device)
         parts = (
-            torch.where(allowed[n, :n], self.crf.start_transitions, forbid),
-            torch.where(allowed[:n, :n], self.crf.transitions, forbid),
-            torch.where(allowed[:n, n + 1], self.crf.end_transitions, forbid),
+            torch.where(allowed[n, :n], crf.start_transitions, forbid),
+            torch.where(allowed[:n, :n], crf.transitions, forbid),
+            torch.where(allowed[:n, n + 1], crf.end_transitions, forbid),
         )
         start, transitions, end = (p.detach().float().cpu().numpy() for p in parts)
-        return CrfScores(start, transitions, end)
+        for array in (start, transitions, end):
+            array.flags.writeable = False
+        self._crf_scores = (key, CrfScores(start, transitions, end))
+        return self._crf_scores[1]

@@ -154,8 +154,9 @@ class Tagger:
                 pieces.append((i, offset, tokens[offset : offset + MAX_LEN]))
         order = sorted(range(len(pieces)), key=lambda k: len(pieces[k][2]))
         found: dict[int, list[Entity]] = {}
-        self.model.eval()
-        crf_scores = self.model.crf_scores()  # once per call: the model may be training between calls
+        if self.model.training:
+            self.model.eval()
+        crf_scores = self.model.crf_scores()  # the model remembers them while its weights stay
         with torch.inference_mode():
             for first in range(0, len(order), batch_size):
                 chunk = order[first : first + batch_size]

@@ -72,8 +72,11 @@ def test_char_cnn_lookups_in_eval_equal_the_convolution(window: int) -> None:
 
 
 def test_char_cnn_lookups_keep_gradients_flowing() -> None:
-    # eval mode with gradients on (as an attribution tool would run it) still reaches the weights
+    # eval mode with gradients on (as an attribution tool would run it) still reaches the weights,
+    # even after a call without gradients remembered the lookup tables
     model = _model().eval()
+    with torch.no_grad():
+        model.char_cnn(torch.tensor([[3, 4, 5]]))
     pooled = model.char_cnn(torch.tensor([[3, 4, 5], [6, 0, 0]]))
     pooled.sum().backward()
     assert model.char_cnn.embed.weight.grad is not None and model.char_cnn.conv.weight.grad is not None
@@ -109,3 +112,28 @@ def test_unpacked_lstm_for_tagging_equals_packed(monkeypatch: pytest.MonkeyPatch
     assert torch.allclose(results["unpacked"], results["packed"], atol=1e-6)
     model.train()  # training keeps the packed LSTM
     assert not model._unpacked_is_faster(torch.zeros(4, 4, 1), batch.lengths)
+
+
+def test_remembered_tables_and_crf_scores_follow_weight_changes() -> None:
+    model = _model().eval()
+    chars = torch.tensor([[3, 4, 5], [6, 2, 0]])
+    with torch.no_grad():
+        before = model.char_cnn(chars)
+        scores = model.crf_scores()
+        assert model.crf_scores() is scores  # remembered
+        model.char_cnn.conv.weight.mul_(2.0)  # in place, as an optimizer step writes
+        model.crf.transitions.add_(1.0)
+        after = model.char_cnn(chars)
+    assert not torch.allclose(after, before)
+    assert torch.allclose(after, model.char_cnn.train()(chars), atol=1e-5)  # the convolution agrees
+    again = model.crf_scores()
+    assert again is not scores and not (again.transitions == scores.transitions).all()
+    assert not again.transitions.flags.writeable  # shared between calls, so read-only
+    # a step of an optimizer counts too
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model.train()
+    batch = collate([_encoder().encode(["Paris", "is"], ["S-LOC", "O"])])
+    assert batch.tags is not None
+    model.loss(batch, batch.tags).backward()
+    optimizer.step()
+    assert not (model.crf_scores().start == again.start).all()
