@@ -51,12 +51,12 @@ def viterbi(emissions: Array, lengths: Array, crf: CrfScores) -> Array:
     score = crf.start.astype(emissions.dtype) + emissions[:, 0]  # (batch, num_tags)
     pointers = np.empty((seq, batch, num_tags), dtype=np.intp)
     rows = np.arange(batch)[:, None]
+    shortest = int(np.min(lengths))
     for t in range(1, seq):
         total = score[:, None, :] + into  # (batch, to, from)
         pointer = total.argmax(axis=2)  # (batch, to)
         best = total[rows, np.arange(num_tags), pointer] + emissions[:, t]  # (batch, to)
-        live = mask[:, t, None]
-        score = np.where(live, best, score)
+        score = best if t < shortest else np.where(mask[:, t, None], best, score)
         pointers[t] = pointer
     last = (score + crf.end).argmax(axis=1)  # (batch,)
     ends = np.asarray(lengths) - 1
@@ -98,32 +98,45 @@ def forward_backward(emissions: Array, lengths: Array, crf: CrfScores) -> Forwar
 
     # Each step keeps the rescaled vector and the log of what the rescaling took out; the logarithms
     # of the vectors are taken once at the end, over the whole (batch, seq, num_tags) array.
+    # Each step keeps the rescaled vector and the sum the rescaling divided out; the logarithms are
+    # taken once at the end, over whole arrays. Past a sentence's end the vector stays as it was and
+    # the sum is 1 (log 0). Steps before the shortest sentence's end need no such care.
+    shortest = int(np.min(lengths))
     steps = np.empty((batch, seq, num_tags))
-    lifted = np.zeros((batch, seq))  # log of the scale taken out at each step
+    sums = np.ones((batch, seq))
     a = np.exp(start - start.max()) * weights[:, 0]
-    norm = a.sum(axis=1, keepdims=True)
-    steps[:, 0] = a = a / norm
-    lifted[:, 0] = start.max() + top[:, 0, 0] + np.log(norm[:, 0])
+    sums[:, 0] = a.sum(axis=1)
+    steps[:, 0] = a = a / sums[:, 0, None]
     for t in range(1, seq):
         nxt = (a @ moves) * weights[:, t]
-        norm = nxt.sum(axis=1, keepdims=True)
-        live = mask[:, t, None]
-        steps[:, t] = a = np.where(live, nxt / norm, a)
-        lifted[:, t] = np.where(live[:, 0], trans_top + top[:, t, 0] + np.log(norm[:, 0]), 0.0)
+        norm = nxt.sum(axis=1)
+        if t >= shortest:
+            live = mask[:, t]
+            norm = np.where(live, norm, 1.0)
+            nxt = np.where(live[:, None], nxt, a)
+        sums[:, t] = norm
+        steps[:, t] = a = nxt / norm[:, None]
+    lifted = np.log(sums) + (trans_top + top[:, :, 0]) * mask  # (batch, seq)
+    lifted[:, 0] += start.max() - trans_top
     with np.errstate(divide="ignore"):  # log(0) = -inf for a forbidden tag is wanted
         alpha = np.log(steps) + np.cumsum(lifted, axis=1)[:, :, None]
         log_z = np.log(a @ np.exp(end - end.max())) + end.max() + lifted.sum(axis=1)
 
     b = np.broadcast_to(np.exp(end - end.max()), (batch, num_tags))
-    lifted = np.zeros((batch, seq))
-    lifted[:, seq - 1] = end.max()
+    sums = np.ones((batch, seq))
     steps[:, seq - 1] = b
     for t in range(seq - 2, -1, -1):
         nxt = (weights[:, t + 1] * b) @ moves.T  # (batch, from)
-        norm = nxt.sum(axis=1, keepdims=True)
-        live = mask[:, t + 1, None]
-        steps[:, t] = b = np.where(live, nxt / norm, b)
-        lifted[:, t] = np.where(live[:, 0], trans_top + top[:, t + 1, 0] + np.log(norm[:, 0]), 0.0)
+        norm = nxt.sum(axis=1)
+        if t + 1 >= shortest:
+            live = mask[:, t + 1]
+            norm = np.where(live, norm, 1.0)
+            nxt = np.where(live[:, None], nxt, b)
+        sums[:, t] = norm
+        steps[:, t] = b = nxt / norm[:, None]
+    lifted = np.log(sums)
+    lifted[:, :-1] += (trans_top + top[:, 1:, 0]) * mask[:, 1:]
+    lifted[:, seq - 1] = end.max()
     with np.errstate(divide="ignore"):
         beta = np.log(steps) + np.cumsum(lifted[:, ::-1], axis=1)[:, ::-1, None]
     return ForwardBackward(alpha, beta, log_z)
