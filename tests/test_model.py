@@ -104,12 +104,15 @@ def test_unpacked_lstm_for_tagging_equals_packed(monkeypatch: pytest.MonkeyPatch
     sentences = [["Paris", "is", "nice", "Alice"], ["Alice", "is"], ["nice"], ["Paris", "is", "nice"]]
     batch = collate([enc.encode(s) for s in sentences])
     results = {}
+    monkeypatch.setattr(ner.model, "FEW_SENTENCES", 2)  # four sentences: the fill decides
     for threshold, path in ((0.0, "unpacked"), (1.1, "packed")):
         monkeypatch.setattr(ner.model, "MOSTLY_FULL", threshold)
         assert model._unpacked_is_faster(torch.zeros(4, 4, 1), batch.lengths) == (path == "unpacked")
         with torch.no_grad():
             results[path] = model.emissions(batch)
     assert torch.allclose(results["unpacked"], results["packed"], atol=1e-6)
+    monkeypatch.setattr(ner.model, "FEW_SENTENCES", 4)
+    assert model._unpacked_is_faster(torch.zeros(4, 4, 1), batch.lengths)  # few sentences: unpacked
     model.train()  # training keeps the packed LSTM
     assert not model._unpacked_is_faster(torch.zeros(4, 4, 1), batch.lengths)
 
