@@ -101,25 +101,27 @@ class CharCNN(nn.Module):
         """``forward`` without padding or matrix products (the same function, other rounding)."""
         window = self.conv.kernel_size[0]
         edge = window // 2
-        tables = self._tables()
-        outside = tables.shape[1] - 1
+        tables = self._tables()  # (window, num_chars + 1, filters)
+        outside = tables.shape[1] - 1  # the zero row
         real = chars != 0  # (words, chars)
-        gap = torch.full((chars.shape[0], edge), outside, device=chars.device)
-        # every word's characters, each word followed by ``edge`` outside slots; ``edge`` more first
-        flat = torch.cat(
-            [gap[0], torch.cat([chars, gap], 1)[torch.cat([real, torch.ones_like(gap, dtype=torch.bool)], 1)]]
-        )
-        centres = flat.shape[0] - 2 * edge  # the output at flat[edge + i] is h[i]
-        h = nn.functional.embedding(flat[:centres], tables[0])
+        # The words end to end, each followed by ``edge`` outside slots and ``edge`` more before the
+        # first, so that no window reaches from one word into the next.
+        gap = torch.full((chars.shape[0], edge), outside, device=chars.device)  # (words, edge)
+        spaced = torch.cat([chars, gap], dim=1)  # (words, chars + edge)
+        keep = torch.cat([real, torch.ones_like(gap, dtype=torch.bool)], dim=1)  # (words, chars + edge)
+        flat = torch.cat([torch.full((edge,), outside, device=chars.device), spaced[keep]])  # (slots,)
+        centres = flat.shape[0] - 2 * edge  # h[i] is the output at flat[edge + i]
+        h = nn.functional.embedding(flat[:centres], tables[0])  # (centres, filters)
         for k in range(1, window):
             h += nn.functional.embedding(flat[k : k + centres], tables[k])
         if self.conv.bias is not None:
             h += self.conv.bias
         h = h[flat[edge : edge + centres] != outside]  # (characters, filters)
-        word = torch.repeat_interleave(torch.arange(chars.shape[0], device=chars.device), real.sum(1))
-        pooled = torch.zeros(chars.shape[0], h.shape[1], dtype=h.dtype, device=h.device)
+        words = torch.arange(chars.shape[0], device=chars.device)  # (words,)
+        owner = torch.repeat_interleave(words, real.sum(dim=1))  # (characters,): the word of each
+        pooled = torch.zeros(chars.shape[0], h.shape[1], dtype=h.dtype, device=h.device)  # (words, filters)
         # the max over each word's characters; a word with none (padding) keeps its zeros
-        return pooled.scatter_reduce_(0, word[:, None].expand_as(h), h, "amax", include_self=False)
+        return pooled.scatter_reduce_(0, owner[:, None].expand_as(h), h, "amax", include_self=False)
 
 
 class BiLstmCrf(nn.Module):
@@ -201,18 +203,20 @@ class BiLstmCrf(nn.Module):
         direction runs forwards over each sentence reversed in place, so padding always comes last.
         (batch, seq, 2 * hidden), zero past each end, as ``pad_packed_sequence`` gives."""
         rnn = self.rnn
-        steps = torch.arange(x.shape[1])[None, :]
+        steps = torch.arange(x.shape[1])[None, :]  # (1, seq)
         mirror = lengths[:, None] - 1 - steps  # (batch, seq): position t reads its mirror image
-        flip = torch.where(mirror >= 0, mirror, steps)[:, :, None]  # padding stays where it is
+        flip = torch.where(mirror >= 0, mirror, steps)[:, :, None]  # (batch, seq, 1); padding stays put
         names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if rnn.bias else [])
-        zeros = x.new_zeros(1, x.shape[0], rnn.hidden_size)
+        zeros = x.new_zeros(1, x.shape[0], rnn.hidden_size)  # (1, batch, hidden): no initial state
         outputs = []
         for suffix, inputs in (("", x), ("_reverse", x.gather(1, flip.expand_as(x)))):
             params = [getattr(rnn, f"{name}_l0{suffix}") for name in names]
+            # one direction, one layer, no dropout, not training, batch first
             out, _, _ = torch.lstm(inputs, (zeros, zeros), params, rnn.bias, 1, 0.0, False, False, True)
-            outputs.append(out)
+            outputs.append(out)  # (batch, seq, hidden)
         forward, backward = outputs[0], outputs[1].gather(1, flip.expand_as(outputs[1]))
-        return torch.cat([forward, backward], dim=2) * (steps < lengths[:, None])[:, :, None]
+        live = (steps < lengths[:, None])[:, :, None]  # (batch, seq, 1)
+        return torch.cat([forward, backward], dim=2) * live  # (batch, seq, 2 * hidden)
 
     def loss(self, batch: Batch, tags: Tensor) -> Tensor:
         """Mean negative log-likelihood of the gold ``tags`` (batch, seq) per sentence."""
