@@ -96,8 +96,6 @@ def forward_backward(emissions: Array, lengths: Array, crf: CrfScores) -> Forwar
     moves = np.exp(trans - trans_top)  # (from, to)
     start, end = crf.start.astype(np.float64), crf.end.astype(np.float64)
 
-    # Each step keeps the rescaled vector and the log of what the rescaling took out; the logarithms
-    # of the vectors are taken once at the end, over the whole (batch, seq, num_tags) array.
     # Each step keeps the rescaled vector and the sum the rescaling divided out; the logarithms are
     # taken once at the end, over whole arrays. Past a sentence's end the vector stays as it was and
     # the sum is 1 (log 0). Steps before the shortest sentence's end need no such care.
