@@ -102,3 +102,14 @@ def test_path_score_matches_brute_force() -> None:
     for b, n in enumerate(lengths.tolist()):
         want = _path_score(emissions[b], tuple(tags[b, :n].tolist()), scores)
         assert abs(float(got[b]) - want) < 1e-5
+
+
+def test_viterbi_breaks_ties_towards_the_lowest_tag() -> None:
+    # every path scores the same: the answer must still be one fixed path, the same alone and batched
+    zeros = CrfScores(np.zeros(4, np.float32), np.zeros((4, 4), np.float32), np.zeros(4, np.float32))
+    emissions = np.zeros((3, 5, 4), np.float32)
+    path = viterbi(emissions, np.array([5, 3, 1]), zeros)
+    assert path.tolist() == [[0, 0, 0, 0, 0], [0, 0, 0, -1, -1], [0, -1, -1, -1, -1]]
+    emissions[:, :, 2] = 1.0  # a tie between tags 2 and 3 only
+    emissions[:, :, 3] = 1.0
+    assert viterbi(emissions, np.array([5, 3, 1]), zeros)[0].tolist() == [2, 2, 2, 2, 2]
