@@ -53,8 +53,9 @@ def time_paths(model: BiLstmCrf, x: torch.Tensor, lengths: torch.Tensor) -> tupl
         return median_ms(packed), median_ms(lambda: model._directions_unpacked(x, lengths))
 
 
-def over_file(model: BiLstmCrf, tagger: Tagger, dev: Path) -> None:
+def over_file(tagger: Tagger, dev: Path) -> None:
     """Both paths of the char CNN and of the LSTM over ``dev`` in length-sorted batches of 256."""
+    model = tagger.model
     sentences = sorted((s.tokens for s in read_conll(dev).sentences), key=len)
     batches = [tagger.encoder.batch(sentences[i : i + 256]) for i in range(0, len(sentences), 256)]
     cnn = model.char_cnn
@@ -65,18 +66,16 @@ def over_file(model: BiLstmCrf, tagger: Tagger, dev: Path) -> None:
 
     with torch.inference_mode():
         convolution, lookups = char_cnn_ms(True), char_cnn_ms(False)
-        inputs = []
-        for b in batches:
-            parts = [model.word_embed(b.words), cnn(b.chars)[b.char_index]]
-            if model.casing_embed is not None:
-                parts.append(model.casing_embed(b.casing))
-            inputs.append((torch.cat(parts, dim=2), b.lengths))  # (batch, seq, features)
-    chosen = sum(1 for x, lengths in inputs if model._unpacked_is_faster(x, lengths))
+        inputs = [(model.features(b), b.lengths) for b in batches]  # (batch, seq, features), lengths
     packed = unpacked = as_tagged = 0.0
+    chosen = 0
     for x, lengths in inputs:
         one, other = time_paths(model, x, lengths)
         packed, unpacked = packed + one, unpacked + other
-        as_tagged += other if model._unpacked_is_faster(x, lengths) else one
+        if model._unpacked_is_faster(x, lengths):
+            chosen, as_tagged = chosen + 1, as_tagged + other
+        else:
+            as_tagged += one
     print(f"{dev.name}, {len(batches)} batches of up to 256 sentences, medians summed:")
     print(f"  char CNN: convolution {convolution:.1f} ms, lookups {lookups:.1f} ms")
     print(
@@ -97,7 +96,7 @@ def main() -> None:
     tagger = Tagger.load(args.model, "cpu")
     model = tagger.model.eval()
     if args.dev:
-        over_file(model, tagger, args.dev)
+        over_file(tagger, args.dev)
     generator = torch.Generator().manual_seed(0)
     print("sentences  lengths  fill  packed ms  unpacked ms")
     for size, shortest, longest in SHAPES:
@@ -105,7 +104,6 @@ def main() -> None:
         lengths[0] = longest
         x = torch.randn(size, longest, model.rnn.input_size, generator=generator)
         fill = int(lengths.sum()) / (size * longest)
-
         a, b = time_paths(model, x, lengths)
         print(f"{size:9d}  {shortest:3d}-{longest:<3d}  {fill:.2f}  {a:9.2f}  {b:11.2f}")
 

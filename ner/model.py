@@ -158,13 +158,17 @@ class BiLstmCrf(nn.Module):
         row ``num_tags`` is the start and column ``num_tags + 1`` the end."""
         self.allowed.copy_(allowed)
 
-    def emissions(self, batch: Batch) -> Tensor:
-        """(batch, seq, num_tags) emission scores."""
+    def features(self, batch: Batch) -> Tensor:
+        """(batch, seq, features): word, character-CNN and casing features, before dropout."""
         spelled = self.char_cnn(batch.chars)[batch.char_index]  # (batch, seq, filters)
         parts = [self.word_embed(batch.words), spelled]  # (batch, seq, *)
         if self.casing_embed is not None:
             parts.append(self.casing_embed(batch.casing))
-        x = self.dropout(torch.cat(parts, dim=2))  # (batch, seq, features)
+        return torch.cat(parts, dim=2)  # (batch, seq, features)
+
+    def emissions(self, batch: Batch) -> Tensor:
+        """(batch, seq, num_tags) emission scores."""
+        x = self.dropout(self.features(batch))  # (batch, seq, features)
         if bool((batch.lengths == x.shape[1]).all()):
             h, _ = self.rnn(x)  # no padding (one sentence, say): packing would only cost time
         elif self._unpacked_is_faster(x, batch.lengths):
