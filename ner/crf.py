@@ -70,20 +70,44 @@ def viterbi(emissions: Array, lengths: Array, crf: CrfScores) -> Array:
     flat = np.arange(batch)
     current = last
     for t in range(seq - 1, -1, -1):
+        if t < shortest:  # every sentence is still going
+            path[:, t] = current
+            if t:
+                current = pointers[t, current, flat]
+            continue
         live = t <= ends
         path[live, t] = current[live]
-        if t:
-            current = np.where(live, pointers[t, current, flat], current)
+        current = np.where(live, pointers[t, current, flat], current)
     return path
 
 
 @dataclass
 class ForwardBackward:
-    """Log forward and backward scores and the log partition function of a batch (float64)."""
+    """The forward and backward recursions of a batch (float64), kept as each step left them: rescaled
+    to sum to one, with the logarithm of the scale carried aside. For sentence ``b`` at step ``t``,
+    log alpha[b, t, k] = log(forward[t, b, k]) + forward_log[t, b], the log-sum of the prefixes ending
+    in tag ``k``, emission included; log beta likewise, the log-sum of the suffixes after tag ``k``,
+    end score included. Logarithms of whole arrays are taken only when asked for."""
 
-    alpha: Array  # (batch, seq, num_tags): log-sum of prefixes ending in each tag, emission included
-    beta: Array  # (batch, seq, num_tags): log-sum of the suffixes after each tag, end score included
+    forward: Array  # (seq, batch, num_tags)
+    forward_log: Array  # (seq, batch)
+    backward: Array  # (seq, batch, num_tags)
+    backward_log: Array  # (seq, batch)
     log_z: Array  # (batch,)
+
+    @property
+    def alpha(self) -> Array:
+        """log alpha, (batch, seq, num_tags)."""
+        with np.errstate(divide="ignore"):  # log(0) = -inf for a forbidden tag is wanted
+            logs: Array = np.log(self.forward) + self.forward_log[:, :, None]
+        return logs.transpose(1, 0, 2)
+
+    @property
+    def beta(self) -> Array:
+        """log beta, (batch, seq, num_tags)."""
+        with np.errstate(divide="ignore"):
+            logs: Array = np.log(self.backward) + self.backward_log[:, :, None]
+        return logs.transpose(1, 0, 2)
 
     def marginals(self) -> Array:
         """P(tag at t = k), (batch, seq, num_tags); rows past a sentence's end are meaningless."""
@@ -91,59 +115,64 @@ class ForwardBackward:
 
 
 def forward_backward(emissions: Array, lengths: Array, crf: CrfScores) -> ForwardBackward:
-    """Run the forward and backward recursions over a batch (arguments as :func:`viterbi`)."""
+    """Run the forward and backward recursions over a batch (arguments as :func:`viterbi`).
+
+    Steps run over the sequence first, as in :func:`viterbi`, so that each step reads and writes
+    contiguous (batch, num_tags) arrays.
+    """
     batch, seq, num_tags = emissions.shape
-    mask = _mask(lengths, seq)
-    emit = emissions.astype(np.float64)
-    top = emit.max(axis=2, keepdims=True)  # (batch, seq, 1)
-    weights = np.exp(emit - top)  # (batch, seq, num_tags), each row's largest is 1
+    lengths = np.asarray(lengths)
+    live = np.arange(seq)[:, None] < lengths[None, :]  # (seq, batch)
+    emit = np.ascontiguousarray(emissions.transpose(1, 0, 2), dtype=np.float64)  # (seq, batch, tags)
+    top = emit.max(axis=2)  # (seq, batch)
+    weights = np.exp(emit - top[:, :, None])  # each row's largest is 1
     trans = crf.transitions.astype(np.float64)
     trans_top = float(trans.max())
     moves = np.exp(trans - trans_top)  # (from, to)
     start, end = crf.start.astype(np.float64), crf.end.astype(np.float64)
+    ones = np.ones(num_tags)
 
     # Each step keeps the rescaled vector and the sum the rescaling divided out; the logarithms are
     # taken once at the end, over whole arrays. Past a sentence's end the vector stays as it was and
     # the sum is 1 (log 0). Steps before the shortest sentence's end need no such care.
-    shortest = int(np.min(lengths))
-    steps = np.empty((batch, seq, num_tags))
-    sums = np.ones((batch, seq))
-    a = np.exp(start - start.max()) * weights[:, 0]
-    sums[:, 0] = a.sum(axis=1)
-    steps[:, 0] = a = a / sums[:, 0, None]
+    shortest = int(lengths.min())
+    forward = np.empty((seq, batch, num_tags))
+    sums = np.ones((seq, batch))
+    a = np.exp(start - start.max()) * weights[0]  # (batch, tags)
+    sums[0] = a @ ones
+    a = np.divide(a, sums[0, :, None], out=forward[0])
     for t in range(1, seq):
-        nxt = (a @ moves) * weights[:, t]
-        norm = nxt.sum(axis=1)
+        nxt = a @ moves
+        nxt *= weights[t]
+        norm = nxt @ ones  # (batch,)
         if t >= shortest:
-            live = mask[:, t]
-            norm = np.where(live, norm, 1.0)
-            nxt = np.where(live[:, None], nxt, a)
-        sums[:, t] = norm
-        steps[:, t] = a = nxt / norm[:, None]
-    lifted = np.log(sums) + (trans_top + top[:, :, 0]) * mask  # (batch, seq)
-    lifted[:, 0] += start.max() - trans_top
-    with np.errstate(divide="ignore"):  # log(0) = -inf for a forbidden tag is wanted
-        alpha = np.log(steps) + np.cumsum(lifted, axis=1)[:, :, None]
-        log_z = np.log(a @ np.exp(end - end.max())) + end.max() + lifted.sum(axis=1)
-
-    b = np.broadcast_to(np.exp(end - end.max()), (batch, num_tags))
-    sums = np.ones((batch, seq))
-    steps[:, seq - 1] = b
-    for t in range(seq - 2, -1, -1):
-        nxt = (weights[:, t + 1] * b) @ moves.T  # (batch, from)
-        norm = nxt.sum(axis=1)
-        if t + 1 >= shortest:
-            live = mask[:, t + 1]
-            norm = np.where(live, norm, 1.0)
-            nxt = np.where(live[:, None], nxt, b)
-        sums[:, t] = norm
-        steps[:, t] = b = nxt / norm[:, None]
-    lifted = np.log(sums)
-    lifted[:, :-1] += (trans_top + top[:, 1:, 0]) * mask[:, 1:]
-    lifted[:, seq - 1] = end.max()
+            norm = np.where(live[t], norm, 1.0)
+            nxt = np.where(live[t, :, None], nxt, a)
+        sums[t] = norm
+        a = np.divide(nxt, norm[:, None], out=forward[t])
+    lift = np.log(sums) + (trans_top + top) * live  # (seq, batch)
+    lift[0] += start.max() - trans_top
+    forward_log = np.cumsum(lift, axis=0)
     with np.errstate(divide="ignore"):
-        beta = np.log(steps) + np.cumsum(lifted[:, ::-1], axis=1)[:, ::-1, None]
-    return ForwardBackward(alpha, beta, log_z)
+        log_z = np.log(a @ np.exp(end - end.max())) + end.max() + forward_log[seq - 1]
+
+    backward = np.empty((seq, batch, num_tags))
+    sums = np.ones((seq, batch))
+    backward[seq - 1] = np.exp(end - end.max())
+    b = backward[seq - 1]
+    for t in range(seq - 2, -1, -1):
+        nxt = (weights[t + 1] * b) @ moves.T  # (batch, from)
+        norm = nxt @ ones
+        if t + 1 >= shortest:
+            norm = np.where(live[t + 1], norm, 1.0)
+            nxt = np.where(live[t + 1, :, None], nxt, b)
+        sums[t] = norm
+        b = np.divide(nxt, norm[:, None], out=backward[t])
+    lift = np.log(sums)
+    lift[:-1] += (trans_top + top[1:]) * live[1:]
+    lift[seq - 1] = end.max()
+    backward_log = np.cumsum(lift[::-1], axis=0)[::-1]
+    return ForwardBackward(forward, forward_log, backward, backward_log, log_z)
 
 
 def path_score(emissions: Array, tags: Array, lengths: Array, crf: CrfScores) -> Array:
@@ -158,15 +187,32 @@ def path_score(emissions: Array, tags: Array, lengths: Array, crf: CrfScores) ->
     return crf.start[tags[:, 0]] + inner + crf.end[last]  # type: ignore[no-any-return]
 
 
-def span_log_prob(
-    fb: ForwardBackward, row: int, emissions: Array, crf: CrfScores, start: int, tags: list[int]
-) -> float:
-    """Log-probability that sentence ``row`` has exactly ``tags`` at ``start``, ``start+1``, ...
+def span_log_probs(
+    fb: ForwardBackward,
+    emissions: Array,
+    crf: CrfScores,
+    paths: Array,
+    rows: Array,
+    starts: Array,
+    ends: Array,
+) -> Array:
+    """Log-probability of each span ``i``: that sentence ``rows[i]`` has exactly the tags
+    ``paths[rows[i], starts[i]:ends[i]]`` there, (spans,) float64.
 
-    ``emissions`` and ``crf`` must be the ones (temperature included) that ``fb`` was computed from.
+    ``paths`` (batch, seq) holds tag indices (anything outside the spans is ignored); ``emissions``
+    and ``crf`` must be the ones (temperature included) that ``fb`` was computed from.
     """
-    score = float(fb.alpha[row, start, tags[0]])
-    for offset in range(1, len(tags)):
-        prev, cur = tags[offset - 1], tags[offset]
-        score += float(crf.transitions[prev, cur]) + float(emissions[row, start + offset, cur])
-    return score + float(fb.beta[row, start + len(tags) - 1, tags[-1]]) - float(fb.log_z[row])
+    tags = np.maximum(paths, 0)  # (batch, seq); -1 past an end reads tag 0, never used
+    last = ends - 1
+    first_tag, last_tag = tags[rows, starts], tags[rows, last]
+    with np.errstate(divide="ignore"):
+        log_alpha = np.log(fb.forward[starts, rows, first_tag]) + fb.forward_log[starts, rows]
+        log_beta = np.log(fb.backward[last, rows, last_tag]) + fb.backward_log[last, rows]
+    # The path's own score inside each span, from running sums along each sentence:
+    # step[b, t] = transitions[tags[b, t - 1], tags[b, t]] + emissions[b, t, tags[b, t]].
+    steps = np.zeros(tags.shape)
+    steps[:, 1:] = crf.transitions[tags[:, :-1], tags[:, 1:]].astype(np.float64)
+    steps[:, 1:] += np.take_along_axis(emissions[:, 1:], tags[:, 1:, None], axis=2)[:, :, 0]
+    running = np.cumsum(steps, axis=1)
+    inside = running[rows, last] - running[rows, starts]
+    return log_alpha + inside + log_beta - fb.log_z[rows]  # type: ignore[no-any-return]

@@ -42,6 +42,31 @@ class Prediction:
     entities: list[Entity]
 
 
+_O, _B, _I, _E, _S = range(5)  # kinds of tag, as _TagCodes numbers them
+
+
+@dataclass(frozen=True)
+class _TagCodes:
+    """The model's tags as arrays indexed by tag, for reading the entities of a whole batch of
+    paths at once. Each array has one entry more than there are tags, read by index -1 (padding)."""
+
+    iobes: bool  # whether the model tags in IOBES (else entities are read tag by tag)
+    kind: np.ndarray  # (num_tags + 1,): _O, _B, _I, _E or _S; padding is _O
+    label: np.ndarray  # (num_tags + 1,): index into label_names
+    label_names: list[str]
+    allowed: np.ndarray  # (num_tags + 2, num_tags + 2) bool, as BiLstmCrf.constrain takes it
+    start: int  # the row of ``allowed`` for the start of a sentence
+    end: int  # the column for its end
+
+    @classmethod
+    def of(cls, tags: list[str], scheme: Scheme, allowed: np.ndarray) -> _TagCodes:
+        names = sorted({t[2:] for t in tags if t != "O"})
+        kind = [_O if t == "O" else "OBIES".index(t[0]) for t in tags] + [_O]
+        label = [names.index(t[2:]) if t != "O" else 0 for t in tags] + [0]
+        n = len(tags)
+        return cls(scheme == "iobes", np.array(kind), np.array(label), names, allowed, n, n + 1)
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` is the GPU when there is one, else the CPU; asking for a missing GPU is an error."""
     if name == "auto":
@@ -76,6 +101,7 @@ class Tagger:
         for i, j in allowed_transitions(labels, model_scheme):
             allowed[i, j] = True
         model.constrain(allowed.to(device))
+        self._codes = _TagCodes.of(labels, model_scheme, allowed.numpy())
 
     @property
     def labels(self) -> list[str]:
@@ -189,29 +215,51 @@ class Tagger:
         emissions = self.model.emissions(batch).float().cpu().numpy()  # (batch, seq, num_tags)
         lengths = batch.lengths.numpy()
         best = crf.viterbi(emissions, lengths, crf_scores)  # (batch, seq), -1 past each end
-        labels = self.encoder.tags.items
-        outside = self.encoder.tags.index.get("O", -1)
-        # Scores need the forward-backward pass, but only for sentences that have an entity.
-        tagged = ((best != outside) & (best >= 0)).any(axis=1) if scores else np.zeros(len(best), bool)
-        scored = np.flatnonzero(tagged)
-        row = {int(b): i for i, b in enumerate(scored)}
-        if len(scored):
+        rows, starts, ends, labels = self._spans(best, lengths)  # one entry per entity
+        probs = np.full(len(rows), math.nan)
+        if scores and len(rows):  # the forward-backward pass, for the sentences with an entity only
+            first = np.ones(len(rows), dtype=bool)  # rows come sorted: where each sentence's run starts
+            first[1:] = rows[1:] != rows[:-1]
+            scored, row = rows[first], np.cumsum(first) - 1  # the sentences, and each span's among them
             width = int(lengths[scored].max())
             soft = crf_scores.scaled(self.temperature)
             emitted = emissions[scored, :width] / self.temperature  # (scored, width, num_tags)
             fb = crf.forward_backward(emitted, lengths[scored], soft)
-        out = []
-        for b, tokens in enumerate(sentences):
-            path = best[b, : len(tokens)].tolist()
-            tags = [labels[k] for k in path]
-            entities = []
-            for span in spans_from_tags(tags):
-                score = math.nan
-                if scores:
-                    logp = crf.span_log_prob(
-                        fb, row[b], emitted, soft, span.start, path[span.start : span.end]
-                    )
-                    score = min(1.0, math.exp(logp))
-                entities.append(Entity(span.start, span.end, span.label, score))
-            out.append(entities)
+            logp = crf.span_log_probs(fb, emitted, soft, best[scored, :width], row, starts, ends)
+            probs = np.minimum(1.0, np.exp(logp))
+        out: list[list[Entity]] = [[] for _ in sentences]
+        for b, start, end, label, prob in zip(
+            rows.tolist(), starts.tolist(), ends.tolist(), labels, probs.tolist()
+        ):
+            out[b].append(Entity(start, end, label, prob))
         return out
+
+    def _spans(
+        self, best: np.ndarray, lengths: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+        """Entities of Viterbi paths (batch, seq), read as conlleval reads them: arrays of sentence,
+        first token, end token (exclusive), and a list of labels, in reading order.
+
+        With IOBES tags and every move allowed, an entity opens at each B- or S- tag and closes after
+        each E- or S- tag, so all of a batch is read at once. A path with a forbidden move (it would
+        take every path being forbidden) is read tag by tag instead."""
+        codes = self._codes
+        kind = codes.kind[best]  # (batch, seq): 0 for O and padding (index -1 reads the last entry)
+        moves_ok = codes.allowed[best[:, :-1], best[:, 1:]] | (best[:, 1:] < 0)  # (batch, seq - 1)
+        well_formed = (
+            codes.allowed[codes.start, best[:, 0]]
+            & codes.allowed[best[np.arange(len(best)), lengths - 1], codes.end]
+            & moves_ok.all(axis=1)
+        )
+        if codes.iobes and well_formed.all():
+            rows, starts = np.nonzero((kind == _B) | (kind == _S))
+            _, last = np.nonzero((kind == _E) | (kind == _S))
+            names = codes.label_names
+            return rows, starts, last + 1, [names[k] for k in codes.label[best[rows, starts]].tolist()]
+        found: list[tuple[int, int, int, str]] = []
+        tags = self.encoder.tags.items
+        for b, n in enumerate(lengths.tolist()):
+            spans = spans_from_tags([tags[k] for k in best[b, :n]])
+            found.extend((b, span.start, span.end, span.label) for span in spans)
+        rows, starts, ends = (np.array([f[i] for f in found], dtype=np.intp) for i in range(3))
+        return rows, starts, ends, [f[3] for f in found]

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torchcrf import CRF
 
-from ner.crf import CrfScores, forward_backward, path_score, span_log_prob, viterbi
+from ner.crf import CrfScores, forward_backward, path_score, span_log_probs, viterbi
 
 
 def _setup(seed: int = 0, batch: int = 3, seq: int = 4, tags: int = 3):
@@ -89,9 +89,14 @@ def test_span_probability_matches_brute_force() -> None:
     fb = forward_backward(emissions, lengths, scores)
     paths = _all_paths(emissions[0], 4, scores)
     log_z = _log_z(paths)
-    for start, tags in [(1, [2, 0]), (0, [1]), (2, [0, 1])]:
+    spans = [(1, [2, 0]), (0, [1]), (2, [0, 1]), (0, [2, 2, 1, 0])]
+    for start, tags in spans:
         want = sum(np.exp(s - log_z) for p, s in paths.items() if list(p[start : start + len(tags)]) == tags)
-        got = span_log_prob(fb, 0, emissions, scores, start, tags)
+        path = np.full((3, 4), -1)
+        path[0, start : start + len(tags)] = tags
+        (got,) = span_log_probs(
+            fb, emissions, scores, path, np.array([0]), np.array([start]), np.array([start + len(tags)])
+        )
         assert abs(np.exp(got) - want) < 1e-6
 
 

@@ -1,11 +1,13 @@
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from ner.checkpoint import load_checkpoint
 from ner.errors import InputError
 from ner.tagger import Tagger, resolve_device
+from ner.tags import spans_from_tags
 from tests.conftest import SENTENCES
 
 
@@ -27,6 +29,38 @@ def test_alone_equals_inside_a_batch(tagger: Tagger) -> None:
         ]
         for a, b in zip(alone.entities, prediction.entities):
             assert a.score == pytest.approx(b.score, abs=1e-4)  # float32 GEMMs differ by batch shape
+
+
+def _paths(tagger: Tagger, rng: np.random.Generator, well_formed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A batch of random tag paths, -1 past each end: walks along allowed moves, or any tags."""
+    allowed = tagger.model.allowed.numpy()
+    n = len(tagger.encoder.tags)
+    lengths = rng.integers(1, 9, size=12)
+    paths = np.full((12, 8), -1)
+    for b, length in enumerate(lengths):
+        tag = n  # the start
+        for t in range(length):
+            ok = [j for j in range(n) if allowed[tag, j] and (t < length - 1 or allowed[j, n + 1])]
+            tag = int(rng.choice(ok if well_formed else range(n)))
+            paths[b, t] = tag
+    return paths, lengths
+
+
+def test_entities_of_a_batch_are_read_as_conlleval_reads_them(tagger: Tagger) -> None:
+    """The whole-batch reading of IOBES paths gives spans_from_tags' entities, and so does the
+    tag-by-tag fallback for paths that break the scheme."""
+    rng = np.random.default_rng(0)
+    names = tagger.encoder.tags.items
+    for well_formed in (True, True, False):
+        paths, lengths = _paths(tagger, rng, well_formed)
+        rows, starts, ends, labels = tagger._spans(paths, lengths)
+        got = list(zip(rows.tolist(), starts.tolist(), ends.tolist(), labels))
+        want = [
+            (b, span.start, span.end, span.label)
+            for b, n in enumerate(lengths)
+            for span in spans_from_tags([names[k] for k in paths[b, :n]])
+        ]
+        assert got == want and (well_formed or len(want) > 0)
 
 
 def test_scores_are_probabilities(tagger: Tagger) -> None:
