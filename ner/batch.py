@@ -87,12 +87,6 @@ class Encoder:
         """Forget remembered token encodings (benchmarks call this to time a cold start)."""
         self._known.clear()
 
-    def _lookup(self, token: str) -> tuple[int, int, list[int]]:
-        if len(self._known) >= CACHE_TOKENS:
-            self._known.clear()  # bounded memory; refilling costs one batch's worth of lookups
-        found = self._known[token] = (self.words.get(token), casing(token), self.spell(token))
-        return found
-
     def spell(self, token: str) -> list[int]:
         """Character indices of ``token``, cut to ``MAX_WORD_CHARS`` (``[<unk>]`` for an empty token)."""
         index, unk = self.chars.index, self.chars.unk
@@ -112,22 +106,27 @@ class Encoder:
         The fast path for tagging: each distinct token of the batch is looked up once (and remembered
         for later batches, up to ``CACHE_TOKENS`` tokens), and the padded arrays are filled by numpy
         indexing rather than token by token."""
-        rows: dict[str, int] = {}  # token -> row; row 0 is padding
-        flat = [rows.setdefault(t, len(rows) + 1) for s in sentences for t in s]
+        tokens = list(chain.from_iterable(sentences))
+        rows = {t: i for i, t in enumerate(dict.fromkeys(tokens), 1)}  # token -> row; row 0 is padding
         lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
         mask = np.arange(int(lengths.max()))[None, :] < lengths[:, None]  # (batch, seq)
         char_index = np.zeros(mask.shape, dtype=np.int64)
-        char_index[mask] = flat  # row-major order is the order of ``flat``
+        char_index[mask] = np.fromiter(map(rows.__getitem__, tokens), dtype=np.int64, count=len(tokens))
         known = self._known
-        encoded = [known.get(t) or self._lookup(t) for t in rows]
-        spelled = [e[2] for e in encoded]
+        fresh = {t: (self.words.get(t), casing(t), self.spell(t)) for t in rows if t not in known}
+        encoded = [known.get(t) or fresh[t] for t in rows]
+        if len(known) + len(fresh) > CACHE_TOKENS:
+            known.clear()  # bounded memory; refilling costs one batch's worth of lookups
+        if len(fresh) <= CACHE_TOKENS:
+            known.update(fresh)
+        word_rows, case_rows, spelled = zip(*encoded)
         widths = np.fromiter(map(len, spelled), dtype=np.int64, count=len(spelled))
         chars = np.zeros((len(rows) + 1, int(widths.max())), dtype=np.int64)
         chars[1:][np.arange(chars.shape[1])[None, :] < widths[:, None]] = np.fromiter(
             chain.from_iterable(spelled), dtype=np.int64, count=int(widths.sum())
         )
-        words = np.fromiter(chain((0,), (e[0] for e in encoded)), dtype=np.int64, count=len(rows) + 1)
-        cases = np.fromiter(chain((0,), (e[1] for e in encoded)), dtype=np.int64, count=len(rows) + 1)
+        words = np.fromiter(chain((0,), word_rows), dtype=np.int64, count=len(rows) + 1)
+        cases = np.fromiter(chain((0,), case_rows), dtype=np.int64, count=len(rows) + 1)
         return Batch(
             torch.from_numpy(words[char_index]),
             torch.from_numpy(chars),
