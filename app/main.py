@@ -21,6 +21,7 @@ from app.worker import process_worker, thread_worker
 from ner import __version__
 from ner.errors import InputError
 from ner.models import default_model_path
+from ner.process import freeze_loaded_objects
 from ner.tagger import Tagger
 from ner.tokenize import Tokenizer
 
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
             metrics,
         )
         await batcher.warm_up()
+        freeze_loaded_objects()
         batcher.start()
         app.state.ready = Ready(loaded, batcher, tokenizer, settings, metrics)
         log.info("model %s ready on %s (%s worker)", loaded.name, loaded.device, settings.worker)

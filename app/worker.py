@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from ner.process import freeze_loaded_objects
 from ner.tagger import Prediction, Tagger
 
 _tagger: Tagger | None = None
@@ -26,6 +27,7 @@ def _init(path: str, device: str, threads: int, batch_size: int) -> None:
         torch.set_num_threads(threads)
     _tagger = Tagger.load(path, device)
     _batch_size = batch_size
+    freeze_loaded_objects()
 
 
 def _predict(sentences: list[list[str]]) -> list[Prediction]:

@@ -24,6 +24,7 @@ from ner.conll import read_conll
 from ner.embeddings import load_vectors
 from ner.evaluate import evaluate
 from ner.model import BiLstmCrf, ModelConfig
+from ner.process import freeze_loaded_objects
 from ner.tagger import Tagger, resolve_device
 from ner.tags import convert
 from ner.train import TrainConfig, build_vocabs, make_optimizer
@@ -130,6 +131,7 @@ def main() -> None:
         epoch, rate = training(args.train, args.config, args.train_batches, device, args.embeddings)
         print(f"training: {epoch:.0f} s/epoch (extrapolated), {rate:.0f} sentences/s")
     tagger = Tagger.load(args.model, str(device))
+    freeze_loaded_objects()  # as `ner serve` and the other commands do after loading
     dev = read_conll(args.dev)
     sentences = [s.tokens for s in dev.sentences]
     for batch_size, speed in tagging(tagger, sentences, args.runs).items():

@@ -163,9 +163,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _load_tagger(path: Path | None, device: str) -> Any:
+    from ner.process import freeze_loaded_objects
     from ner.tagger import Tagger
 
-    return Tagger.load(path or default_model_path(), device)
+    tagger = Tagger.load(path or default_model_path(), device)
+    freeze_loaded_objects()
+    return tagger
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

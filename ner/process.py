@@ -1,0 +1,17 @@
+"""Process-wide set-up for programs that load a model once and then tag for a long time."""
+
+from __future__ import annotations
+
+import gc
+
+
+def freeze_loaded_objects() -> None:
+    """Hide everything allocated so far from the garbage collector.
+
+    Importing torch and loading a model leave about 170,000 Python objects, and a full collection
+    walks them all: about 0.15 s on a 2-core VM, which tagging triggers every few thousand sentences
+    (a latency spike in the service, about a tenth of bulk tagging time). Frozen, they are never
+    walked again; objects made afterwards are collected as usual. Call it once, after loading.
+    """
+    gc.collect()  # what is garbage now would otherwise stay, frozen, for good
+    gc.freeze()
