@@ -42,8 +42,10 @@ class WordVocab(Vocab):
     """Words as GloVe stores them; a token is looked up as is, lower-cased, then normalised."""
 
     def get(self, item: str) -> int:
-        for key in (item, item.lower(), normalise(item)):
-            found = self.index.get(key)
-            if found is not None:
-                return found
-        return self.unk
+        index = self.index
+        found = index.get(item)
+        if found is None:
+            found = index.get(item.lower())
+            if found is None:  # normalise only when the cheaper forms are not there
+                found = index.get(normalise(item), self.unk)
+        return found
