@@ -1,5 +1,6 @@
 """The HTTP contract and every error path, through FastAPI's TestClient."""
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,6 +122,17 @@ def test_health_ready_info_metrics(client: TestClient, tagger: Tagger) -> None:
     assert 'ner_requests_total{method="POST",route="/tag",status="200"}' in metrics
     assert "ner_batch_sentences_bucket" in metrics and "ner_tokens_total" in metrics
     assert client.get("/openapi.json").json()["paths"]["/tag"]["post"]
+
+
+def test_startup_freezes_what_loading_left(tagger: Tagger) -> None:
+    """Objects alive once the model answers are hidden from the garbage collector (ner.process)."""
+    gc.unfreeze()
+    try:
+        with TestClient(create_app(Settings(), tagger)) as c:
+            assert c.get("/ready").status_code == 200
+            assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
 
 
 def test_not_ready_before_startup(tagger: Tagger) -> None:
