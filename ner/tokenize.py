@@ -8,7 +8,8 @@ so ``text[token.start:token.end] == token.text`` for any Unicode input.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from typing import NamedTuple
 
 from tokenizers import Regex, pre_tokenizers
 
@@ -34,13 +35,16 @@ _PATTERN = "|".join(
         r"\S",  # any other character on its own
     ]
 )
+# What the pre-tokenizer splits words on: Rust's char::is_whitespace, the Unicode White_Space set.
+# (Python's str.isspace also counts U+001C-U+001F, so \s would split where Rust does not.)
+_WORD = re.compile("[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
+CACHE_WORDS = 100_000  # the pieces of this many distinct words are remembered between texts
 _SENTENCE_END = {".", "!", "?", "...", "....", "?!"}
 _CLOSERS = {'"', "'", ")", "]", "’", "”"}
 
 
-@dataclass(frozen=True)
-class Token:
-    """A token and where it lies in the text: ``text[start:end]``."""
+class Token(NamedTuple):
+    """A token and where it lies in the text: ``text[start:end]`` (a tuple: made by the thousand)."""
 
     text: str
     start: int
@@ -54,15 +58,27 @@ class Tokenizer:
         if max_tokens < 1:
             raise ValueError(f"max_tokens must be positive, got {max_tokens}")
         self.max_tokens = max_tokens
-        self._pre = pre_tokenizers.Sequence(
-            [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(Regex(_PATTERN), behavior="isolated")]
-        )
+        self._split = pre_tokenizers.Split(Regex(_PATTERN), behavior="isolated")
+        self._pieces: dict[str, list[tuple[str, int, int]]] = {}  # word -> (piece, start, end)
 
     def tokenize(self, text: str) -> list[Token]:
-        """All tokens of ``text``, in order."""
-        pieces = self._pre.pre_tokenize_str(text)
-        # Python counts a few control characters (U+001C-U+001F) as spaces where Rust does not
-        tokens = [Token(p, start, end) for p, (start, end) in pieces if not p.isspace()]
+        """All tokens of ``text``, in order.
+
+        The pattern is matched within each whitespace-separated word, so each distinct word is split
+        once and its pieces remembered (up to ``CACHE_WORDS`` words): running text repeats most of its
+        words, and the regular expression costs several microseconds a word."""
+        tokens: list[Token] = []
+        for match in _WORD.finditer(text):
+            word, offset = match.group(), match.start()
+            pieces = self._pieces.get(word)
+            if pieces is None:
+                # Python counts a few control characters (U+001C-U+001F) as spaces where Rust does not
+                split = self._split.pre_tokenize_str(word)
+                pieces = [(p, start, end) for p, (start, end) in split if not p.isspace()]
+                if len(self._pieces) >= CACHE_WORDS:
+                    self._pieces.clear()  # bounded memory; refilling costs a text's worth of splits
+                self._pieces[word] = pieces
+            tokens.extend(Token(p, offset + start, offset + end) for p, start, end in pieces)
         return _merge_list_numbers(text, tokens)
 
     def sentences(self, text: str) -> list[list[Token]]:

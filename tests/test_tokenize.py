@@ -1,8 +1,9 @@
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ner.tokenize import Tokenizer, join_tokens
+import ner.tokenize
+from ner.tokenize import _PATTERN, Token, Tokenizer, join_tokens
 
 TOK = Tokenizer(max_tokens=8)
 
@@ -44,6 +45,46 @@ def test_offsets_are_exact_for_any_unicode(text: str) -> None:
         for token in sentence:
             assert text[token.start : token.end] == token.text
             assert token.text and not token.text.isspace()
+
+
+# every character that is a space to Rust or to Python, and a few that are neither
+_SPACES = "\t\n\x0b\x0c\r \x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2005\u200a\u200b" + (
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(codec=None, exclude_categories=("Cs",)), max_size=12)
+        | st.sampled_from([*_SPACES, "U.S.", "1,000.5", "Iraq's", "don't", "3.", ".496", "C$"]),
+        max_size=12,
+    )
+)
+@example(["x\x1c.5 and U.S\x1d. don\x1e't"])  # Python-only spaces inside words: not word breaks
+@example(["a\u2003.496\xa0Iraq's\u3000I\x85.B.M."])  # Rust's spaces: word breaks
+def test_words_split_once_give_what_the_whole_text_split_gives(parts: list[str]) -> None:
+    """Remembering each word's pieces is the same as running the pre-tokenizer over the text."""
+    from tokenizers import Regex, pre_tokenizers
+
+    text = "".join(parts)
+    whole = pre_tokenizers.Sequence(
+        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(Regex(_PATTERN), behavior="isolated")]
+    )
+    pieces = [Token(p, start, end) for p, (start, end) in whole.pre_tokenize_str(text) if not p.isspace()]
+    want = ner.tokenize._merge_list_numbers(text, pieces)
+    tokenizer = Tokenizer()
+    for _ in range(2):  # split, then from memory
+        assert tokenizer.tokenize(text) == want
+
+
+def test_remembered_words_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ner.tokenize, "CACHE_WORDS", 3)
+    tokenizer = Tokenizer()
+    text = "one two three four five two"
+    first = tokenizer.tokenize(text)
+    assert len(tokenizer._pieces) <= 3
+    assert tokenizer.tokenize(text) == first == Tokenizer().tokenize(text)
 
 
 def test_offsets_with_emoji_zwj_combining_rtl_and_crlf() -> None:
