@@ -106,7 +106,7 @@ class Tagger:
     @property
     def labels(self) -> list[str]:
         """Entity types the model predicts."""
-        return sorted({t[2:] for t in self.encoder.tags.items if t != "O"})
+        return list(self._codes.label_names)
 
     @property
     def temperature(self) -> float:
