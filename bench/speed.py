@@ -20,10 +20,11 @@ import numpy as np
 import torch
 
 from ner.batch import buckets, collate
+from ner.config import ModelConfig
 from ner.conll import read_conll
 from ner.embeddings import load_vectors
 from ner.evaluate import evaluate
-from ner.model import BiLstmCrf, ModelConfig
+from ner.model import BiLstmCrf
 from ner.process import freeze_loaded_objects
 from ner.tagger import Tagger, resolve_device
 from ner.tags import convert

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ner.tagger import Prediction, Tagger
+from ner.core import Prediction, TaggerCore
 from ner.tokenize import Token, Tokenizer
 
 
@@ -37,7 +37,7 @@ def entities(text: str, sentences: list[list[Token]], predictions: list[Predicti
     return found
 
 
-def tag_text(tagger: Tagger, tokenizer: Tokenizer, text: str) -> list[dict[str, object]]:
+def tag_text(tagger: TaggerCore, tokenizer: Tokenizer, text: str) -> list[dict[str, object]]:
     """Entities of one raw text as JSON-ready dictionaries."""
     sentences = tokenizer.sentences(text)
     predictions = tagger.predict([[t.text for t in s] for s in sentences])

@@ -1,53 +1,15 @@
-"""Turning token lists into padded index tensors, and grouping sentences of similar length."""
+"""Padded index tensors for the PyTorch model, and grouping sentences of similar length."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import chain
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ner.vocab import Vocab, WordVocab
-
-MAX_WORD_CHARS = 24
-CACHE_TOKENS = 200_000  # encodings of this many distinct tokens are remembered between batches
-
-
-def casing(token: str) -> int:
-    """A small casing class (1-7; 0 is padding) that GloVe's lower-cased vectors cannot carry."""
-    if token.isalpha():  # most tokens: no digits, so skip counting them
-        if token.islower():
-            return 3
-        if token.isupper():
-            return 4
-        return 5 if token[0].isupper() else 7
-    if token.isdigit():
-        return 1
-    digits = sum(map(str.isdigit, token))
-    if digits / max(len(token), 1) > 0.5:
-        return 2
-    if token.islower():
-        return 3
-    if token.isupper():
-        return 4
-    if token[:1].isupper():
-        return 5
-    if digits:
-        return 6
-    return 7
-
-
-@dataclass
-class Encoded:
-    """One sentence as indices: words (seq,), characters per word, casing classes, tags (or [])."""
-
-    words: list[int]
-    chars: list[list[int]]
-    casing: list[int]
-    tags: list[int]
+from ner.encode import Arrays, Encoded
 
 
 @dataclass
@@ -62,6 +24,19 @@ class Batch:
     lengths: Tensor  # (batch,) on the CPU, as pack_padded_sequence wants
     tags: Tensor | None  # (batch, seq) or None when untagged
 
+    @classmethod
+    def of(cls, arrays: Arrays) -> Batch:
+        """Tensors sharing the arrays' memory."""
+        return cls(
+            torch.from_numpy(arrays.words),
+            torch.from_numpy(arrays.chars),
+            torch.from_numpy(arrays.char_index),
+            torch.from_numpy(arrays.casing),
+            torch.from_numpy(arrays.mask),
+            torch.from_numpy(arrays.lengths),
+            None,
+        )
+
     def to(self, device: torch.device) -> Batch:
         return Batch(
             self.words.to(device, non_blocking=True),
@@ -71,70 +46,6 @@ class Batch:
             self.mask.to(device, non_blocking=True),
             self.lengths,
             None if self.tags is None else self.tags.to(device, non_blocking=True),
-        )
-
-
-class Encoder:
-    """Maps tokens and tags to indices with the model's vocabularies."""
-
-    def __init__(self, words: WordVocab, chars: Vocab, tags: Vocab) -> None:
-        self.words = words
-        self.chars = chars
-        self.tags = tags
-        self._known: dict[str, tuple[int, int, list[int]]] = {}  # token -> (word, casing, characters)
-
-    def cache_clear(self) -> None:
-        """Forget remembered token encodings (benchmarks call this to time a cold start)."""
-        self._known.clear()
-
-    def spell(self, token: str) -> list[int]:
-        """Character indices of ``token``, cut to ``MAX_WORD_CHARS`` (``[<unk>]`` for an empty token)."""
-        index, unk = self.chars.index, self.chars.unk
-        return [index.get(c, unk) for c in token[:MAX_WORD_CHARS]] or [unk]
-
-    def encode(self, tokens: list[str], tags: list[str] | None = None) -> Encoded:
-        return Encoded(
-            words=[self.words.get(t) for t in tokens],
-            chars=[self.spell(t) for t in tokens],
-            casing=[casing(t) for t in tokens],
-            tags=[] if tags is None else [self.tags.index[t] for t in tags],
-        )
-
-    def batch(self, sentences: list[list[str]]) -> Batch:
-        """Padded tensors for untagged sentences (none empty), as ``collate`` of their encodings gives.
-
-        The fast path for tagging: each distinct token of the batch is looked up once (and remembered
-        for later batches, up to ``CACHE_TOKENS`` tokens), and the padded arrays are filled by numpy
-        indexing rather than token by token."""
-        tokens = list(chain.from_iterable(sentences))
-        rows = {t: i for i, t in enumerate(dict.fromkeys(tokens), 1)}  # token -> row; row 0 is padding
-        lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
-        mask = np.arange(int(lengths.max()))[None, :] < lengths[:, None]  # (batch, seq)
-        char_index = np.zeros(mask.shape, dtype=np.int64)
-        char_index[mask] = np.fromiter(map(rows.__getitem__, tokens), dtype=np.int64, count=len(tokens))
-        known = self._known
-        fresh = {t: (self.words.get(t), casing(t), self.spell(t)) for t in rows if t not in known}
-        encoded = [known.get(t) or fresh[t] for t in rows]
-        if len(known) + len(fresh) > CACHE_TOKENS:
-            known.clear()  # bounded memory; refilling costs one batch's worth of lookups
-        if len(fresh) <= CACHE_TOKENS:
-            known.update(fresh)
-        word_rows, case_rows, spelled = zip(*encoded)
-        widths = np.fromiter(map(len, spelled), dtype=np.int64, count=len(spelled))
-        chars = np.zeros((len(rows) + 1, int(widths.max())), dtype=np.int64)
-        chars[1:][np.arange(chars.shape[1])[None, :] < widths[:, None]] = np.fromiter(
-            chain.from_iterable(spelled), dtype=np.int64, count=int(widths.sum())
-        )
-        words = np.fromiter(chain((0,), word_rows), dtype=np.int64, count=len(rows) + 1)
-        cases = np.fromiter(chain((0,), case_rows), dtype=np.int64, count=len(rows) + 1)
-        return Batch(
-            torch.from_numpy(words[char_index]),
-            torch.from_numpy(chars),
-            torch.from_numpy(char_index),
-            torch.from_numpy(cases[char_index]),
-            torch.from_numpy(mask),
-            torch.from_numpy(lengths),
-            None,
         )
 
 

@@ -11,5 +11,10 @@ class InputError(ValueError):
     def __init__(self, message: str, path: str | Path | None = None, line: int | None = None) -> None:
         where = "" if path is None else f"{path}:" if line is None else f"{path}:{line}:"
         super().__init__(f"{where} {message}" if where else message)
+        self.reason = message
         self.path = path
         self.line = line
+
+    def at(self, path: str | Path) -> InputError:
+        """The same error, located in ``path`` (for errors found before the file name was known)."""
+        return InputError(self.reason, path, self.line)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gc
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def freeze_loaded_objects() -> None:
@@ -15,3 +18,25 @@ def freeze_loaded_objects() -> None:
     """
     gc.collect()  # what is garbage now would otherwise stay, frozen, for good
     gc.freeze()
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[list[int]]:
+    """Turn SIGINT/SIGTERM into a flag (the list of signals caught) that a loop checks between steps,
+    so that a long job stops at a point where its output is whole."""
+    caught: list[int] = []
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum: int, _frame: object) -> None:
+        caught.append(signum)
+
+    try:
+        for s in previous:
+            signal.signal(s, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = {}
+    try:
+        yield caught
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

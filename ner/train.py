@@ -5,11 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import platform
-import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,13 +16,16 @@ import numpy as np
 import torch
 
 from ner import __version__
-from ner.batch import Encoder, buckets, collate
+from ner.batch import buckets, collate
 from ner.checkpoint import load_plain, save_atomic
+from ner.config import ModelConfig
 from ner.conll import Corpus
 from ner.embeddings import Vectors, embedding_matrix
+from ner.encode import Encoder
 from ner.errors import InputError
 from ner.evaluate import Report, evaluate
-from ner.model import BiLstmCrf, ModelConfig
+from ner.model import BiLstmCrf
+from ner.process import stop_on_signals
 from ner.tagger import Tagger
 from ner.tags import Scheme, convert
 from ner.vocab import Vocab, WordVocab, normalise
@@ -111,27 +111,6 @@ def make_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.NAdam(params, lr=cfg.lr)
 
 
-@contextmanager
-def _stop_on_signals() -> Iterator[list[int]]:
-    """Turn SIGINT/SIGTERM into a flag the loop checks between batches."""
-    caught: list[int] = []
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-
-    def handler(signum: int, _frame: object) -> None:
-        caught.append(signum)
-
-    try:
-        for s in previous:
-            signal.signal(s, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        previous = {}
-    try:
-        yield caught
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
 def dev_report(tagger: Tagger, dev: Corpus) -> Report:
     predicted = tagger.tag([s.tokens for s in dev.sentences])
     return evaluate([s.tags for s in dev.sentences], predicted)
@@ -203,7 +182,7 @@ def train(
     is_single[[encoder.words.index[w] for w in singletons]] = True
     is_single = is_single.to(device)
     started = time.monotonic()
-    with _stop_on_signals() as caught:
+    with stop_on_signals() as caught:
         for epoch in range(len(history.epochs) + 1, cfg.epochs + 1):
             if history.epochs and epoch - history.best_epoch > cfg.patience:
                 log.info("no better dev F1 for %d epochs: stopping", cfg.patience)

@@ -1,6 +1,7 @@
 import torch
 
-from ner.batch import Encoder, casing, collate
+from ner.batch import collate
+from ner.encode import Encoder, casing
 from ner.vocab import Vocab, WordVocab
 
 
@@ -43,9 +44,9 @@ def test_collate_builds_right_padded_bool_mask() -> None:
 
 
 def test_remembered_encodings_are_bounded_and_change_nothing(monkeypatch) -> None:
-    import ner.batch
+    import ner.encode
 
-    monkeypatch.setattr(ner.batch, "CACHE_TOKENS", 3)
+    monkeypatch.setattr(ner.encode, "CACHE_TOKENS", 3)
     enc = _encoder()
     sentences = [["Paris", "is", "nice"], ["1996", "Zürich", "is", "Paris"]]
     first = enc.batch(sentences)

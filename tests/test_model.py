@@ -1,8 +1,10 @@
 import pytest
 import torch
 
-from ner.batch import Encoder, collate
-from ner.model import BiLstmCrf, ModelConfig
+from ner.batch import collate
+from ner.config import ModelConfig
+from ner.encode import Encoder
+from ner.model import BiLstmCrf
 from ner.vocab import Vocab, WordVocab
 
 

@@ -1,0 +1,38 @@
+"""The model's hyper-parameters (plain data: read by the PyTorch model and the numpy tagger alike)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Hyper-parameters that fix the model's shape. Sizes of vocabularies come from the data."""
+
+    num_words: int
+    num_chars: int
+    num_tags: int
+    word_dim: int = 50
+    char_dim: int = 30
+    char_filters: int = 50
+    char_window: int = 3
+    casing_dim: int = 8
+    hidden: int = 200
+    layers: int = 1
+    cell: Literal["lstm", "gru"] = "lstm"
+    dropout: float = 0.5
+
+    def __post_init__(self) -> None:
+        sizes = ("word_dim", "char_dim", "char_filters", "char_window", "hidden", "layers")
+        for name in sizes:
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a positive integer (got {getattr(self, name)!r})")
+        if self.char_window % 2 == 0:
+            raise ValueError(f"char_window must be odd (got {self.char_window}): an even one shifts the word")
+        if not isinstance(self.casing_dim, int) or self.casing_dim < 0:
+            raise ValueError(f"casing_dim must be 0 (none) or a positive integer (got {self.casing_dim!r})")
+        if self.cell not in ("lstm", "gru"):
+            raise ValueError(f"cell must be 'lstm' or 'gru' (got {self.cell!r})")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1) (got {self.dropout!r})")

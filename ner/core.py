@@ -1,0 +1,199 @@
+"""Everything of tagging after the network, in numpy: Viterbi paths, entities, their scores, and the
+batching of sentences around it. :class:`TaggerCore` is shared by the PyTorch tagger
+(:class:`ner.tagger.Tagger`) and the numpy one (:class:`ner.numpy_model.NumpyTagger`), which differ only
+in how they compute emission scores."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ner import crf
+from ner.encode import Encoder
+from ner.tags import Scheme, Span, allowed_transitions, spans_from_tags, tags_from_spans
+
+MAX_LEN = 256  # longer sentences are tagged in pieces of this many tokens, bounding memory
+
+
+@dataclass(frozen=True)
+class Entity:
+    """Tokens ``start`` to ``end`` (exclusive) labelled ``label``, with the CRF's probability."""
+
+    start: int
+    end: int
+    label: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One sentence's tags (in the data's scheme) and entities."""
+
+    tags: list[str]
+    entities: list[Entity]
+
+
+_O, _B, _I, _E, _S = range(5)  # kinds of tag, as _TagCodes numbers them
+
+
+@dataclass(frozen=True)
+class _TagCodes:
+    """The model's tags as arrays indexed by tag, for reading the entities of a whole batch of
+    paths at once. Each array has one entry more than there are tags, read by index -1 (padding)."""
+
+    iobes: bool  # whether the model tags in IOBES (else entities are read tag by tag)
+    kind: np.ndarray  # (num_tags + 1,): _O, _B, _I, _E or _S; padding is _O
+    label: np.ndarray  # (num_tags + 1,): index into label_names
+    label_names: list[str]
+    allowed: np.ndarray  # (num_tags + 2, num_tags + 2) bool, as BiLstmCrf.constrain takes it
+    start: int  # the row of ``allowed`` for the start of a sentence
+    end: int  # the column for its end
+
+    @classmethod
+    def of(cls, tags: list[str], scheme: Scheme, allowed: np.ndarray) -> _TagCodes:
+        names = sorted({t[2:] for t in tags if t != "O"})
+        kind = [_O if t == "O" else "OBIES".index(t[0]) for t in tags] + [_O]
+        label = [names.index(t[2:]) if t != "O" else 0 for t in tags] + [0]
+        n = len(tags)
+        return cls(scheme == "iobes", np.array(kind), np.array(label), names, allowed, n, n + 1)
+
+
+class TaggerCore:
+    """A model's vocabularies, tag schemes and metadata, and tagging around its emission scores.
+
+    Subclasses give :meth:`_emissions` and :meth:`_crf_scores`."""
+
+    def __init__(
+        self, encoder: Encoder, model_scheme: Scheme, data_scheme: Scheme, metadata: dict[str, Any]
+    ) -> None:
+        self.encoder = encoder
+        self.model_scheme = model_scheme
+        self.data_scheme = data_scheme
+        self.metadata = metadata
+        labels = encoder.tags.items
+        allowed = np.zeros((len(labels) + 2, len(labels) + 2), dtype=bool)
+        for i, j in allowed_transitions(labels, model_scheme):
+            allowed[i, j] = True
+        self.allowed = allowed  # (num_tags + 2, num_tags + 2): row num_tags is the start, column + 1 the end
+        self._codes = _TagCodes.of(labels, model_scheme, allowed)
+
+    def _emissions(self, sentences: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Emission scores (batch, seq, num_tags) float32 and lengths (batch,) of a batch."""
+        raise NotImplementedError
+
+    def _crf_scores(self) -> crf.CrfScores:
+        """The CRF's scores with forbidden moves pushed down."""
+        raise NotImplementedError
+
+    @property
+    def labels(self) -> list[str]:
+        """Entity types the model predicts."""
+        return list(self._codes.label_names)
+
+    @property
+    def temperature(self) -> float:
+        """Divides the CRF's scores before computing probabilities (set by ``ner calibrate``)."""
+        return float(self.metadata.get("calibration", {}).get("temperature", 1.0))
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name", "ner"))
+
+    def tag(self, sentences: list[list[str]], batch_size: int = 256) -> list[list[str]]:
+        """Tags for each sentence, in the scheme of the data the model was trained on."""
+        return [p.tags for p in self.predict(sentences, batch_size=batch_size, scores=False)]
+
+    def predict(
+        self, sentences: list[list[str]], batch_size: int = 256, scores: bool = True
+    ) -> list[Prediction]:
+        """Tags and scored entities for each sentence (empty sentences give empty predictions).
+
+        Sentences are sorted by length and batched; results come back in input order, and a sentence
+        gets the same result alone as inside any batch.
+        """
+        pieces: list[tuple[int, int, list[str]]] = []  # (sentence, offset, tokens)
+        for i, tokens in enumerate(sentences):
+            for offset in range(0, len(tokens), MAX_LEN):
+                pieces.append((i, offset, tokens[offset : offset + MAX_LEN]))
+        order = sorted(range(len(pieces)), key=lambda k: len(pieces[k][2]))
+        found: dict[int, list[Entity]] = {}
+        crf_scores = self._crf_scores()
+        for first in range(0, len(order), batch_size):
+            chunk = order[first : first + batch_size]
+            batch = [pieces[k][2] for k in chunk]
+            found.update(zip(chunk, self._predict_batch(batch, crf_scores, scores)))
+        entities: list[list[Entity]] = [[] for _ in sentences]
+        for k, (i, offset, _) in enumerate(pieces):
+            if offset == 0:
+                entities[i] = found[k]
+            else:
+                entities[i].extend(
+                    Entity(e.start + offset, e.end + offset, e.label, e.score) for e in found[k]
+                )
+        # Tags are written from the entities, so the two always agree (pieces included).
+        return [
+            Prediction(
+                tags_from_spans(
+                    [Span(e.start, e.end, e.label) for e in found], len(tokens), self.data_scheme
+                ),
+                found,
+            )
+            for tokens, found in zip(sentences, entities)
+        ]
+
+    def _predict_batch(
+        self, sentences: list[list[str]], crf_scores: crf.CrfScores, scores: bool
+    ) -> list[list[Entity]]:
+        emissions, lengths = self._emissions(sentences)  # (batch, seq, num_tags), (batch,)
+        best = crf.viterbi(emissions, lengths, crf_scores)  # (batch, seq), -1 past each end
+        rows, starts, ends, labels = self._spans(best, lengths)  # one entry per entity
+        probs = np.full(len(rows), math.nan)
+        if scores and len(rows):  # the forward-backward pass, for the sentences with an entity only
+            first = np.ones(len(rows), dtype=bool)  # rows come sorted: where each sentence's run starts
+            first[1:] = rows[1:] != rows[:-1]
+            scored, row = rows[first], np.cumsum(first) - 1  # the sentences, and each span's among them
+            width = int(lengths[scored].max())
+            soft = crf_scores.scaled(self.temperature)
+            emitted = emissions[scored, :width] / self.temperature  # (scored, width, num_tags)
+            fb = crf.forward_backward(emitted, lengths[scored], soft)
+            logp = crf.span_log_probs(fb, emitted, soft, best[scored, :width], row, starts, ends)
+            probs = np.minimum(1.0, np.exp(logp))
+        out: list[list[Entity]] = [[] for _ in sentences]
+        for b, start, end, label, prob in zip(
+            rows.tolist(), starts.tolist(), ends.tolist(), labels, probs.tolist()
+        ):
+            out[b].append(Entity(start, end, label, prob))
+        return out
+
+    def _spans(
+        self, best: np.ndarray, lengths: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+        """Entities of Viterbi paths (batch, seq), read as conlleval reads them: arrays of sentence,
+        first token, end token (exclusive), and a list of labels, in reading order.
+
+        With IOBES tags and every move allowed, an entity opens at each B- or S- tag and closes after
+        each E- or S- tag, so all of a batch is read at once. A path with a forbidden move (it would
+        take every path being forbidden) is read tag by tag instead."""
+        codes = self._codes
+        kind = codes.kind[best]  # (batch, seq): 0 for O and padding (index -1 reads the last entry)
+        moves_ok = codes.allowed[best[:, :-1], best[:, 1:]] | (best[:, 1:] < 0)  # (batch, seq - 1)
+        well_formed = (
+            codes.allowed[codes.start, best[:, 0]]
+            & codes.allowed[best[np.arange(len(best)), lengths - 1], codes.end]
+            & moves_ok.all(axis=1)
+        )
+        if codes.iobes and well_formed.all():
+            rows, starts = np.nonzero((kind == _B) | (kind == _S))
+            _, last = np.nonzero((kind == _E) | (kind == _S))
+            names = codes.label_names
+            return rows, starts, last + 1, [names[k] for k in codes.label[best[rows, starts]].tolist()]
+        found: list[tuple[int, int, int, str]] = []
+        tags = self.encoder.tags.items
+        for b, n in enumerate(lengths.tolist()):
+            spans = spans_from_tags([tags[k] for k in best[b, :n]])
+            found.extend((b, span.start, span.end, span.label) for span in spans)
+        rows, starts, ends = (np.array([f[i] for f in found], dtype=np.intp) for i in range(3))
+        return rows, starts, ends, [f[3] for f in found]

@@ -1,0 +1,125 @@
+"""Token lists to padded index arrays with the model's vocabularies (numpy only: no torch here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import chain
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ner.vocab import Vocab, WordVocab
+
+if TYPE_CHECKING:
+    from ner.batch import Batch
+
+MAX_WORD_CHARS = 24
+CACHE_TOKENS = 200_000  # encodings of this many distinct tokens are remembered between batches
+
+
+def casing(token: str) -> int:
+    """A small casing class (1-7; 0 is padding) that GloVe's lower-cased vectors cannot carry."""
+    if token.isalpha():  # most tokens: no digits, so skip counting them
+        if token.islower():
+            return 3
+        if token.isupper():
+            return 4
+        return 5 if token[0].isupper() else 7
+    if token.isdigit():
+        return 1
+    digits = sum(map(str.isdigit, token))
+    if digits / max(len(token), 1) > 0.5:
+        return 2
+    if token.islower():
+        return 3
+    if token.isupper():
+        return 4
+    if token[:1].isupper():
+        return 5
+    if digits:
+        return 6
+    return 7
+
+
+@dataclass
+class Encoded:
+    """One sentence as indices: words (seq,), characters per word, casing classes, tags (or [])."""
+
+    words: list[int]
+    chars: list[list[int]]
+    casing: list[int]
+    tags: list[int]
+
+
+@dataclass
+class Arrays:
+    """A batch of untagged sentences as padded numpy arrays, as :class:`ner.batch.Batch` holds them."""
+
+    words: np.ndarray  # (batch, seq) int64
+    chars: np.ndarray  # (distinct words + 1, chars): each distinct spelling once; row 0 is padding
+    char_index: np.ndarray  # (batch, seq): the row of ``chars`` that spells each token
+    casing: np.ndarray  # (batch, seq)
+    mask: np.ndarray  # (batch, seq) bool, right-padded
+    lengths: np.ndarray  # (batch,)
+
+
+class Encoder:
+    """Maps tokens and tags to indices with the model's vocabularies."""
+
+    def __init__(self, words: WordVocab, chars: Vocab, tags: Vocab) -> None:
+        self.words = words
+        self.chars = chars
+        self.tags = tags
+        self._known: dict[str, tuple[int, int, list[int]]] = {}  # token -> (word, casing, characters)
+
+    def cache_clear(self) -> None:
+        """Forget remembered token encodings (benchmarks call this to time a cold start)."""
+        self._known.clear()
+
+    def spell(self, token: str) -> list[int]:
+        """Character indices of ``token``, cut to ``MAX_WORD_CHARS`` (``[<unk>]`` for an empty token)."""
+        index, unk = self.chars.index, self.chars.unk
+        return [index.get(c, unk) for c in token[:MAX_WORD_CHARS]] or [unk]
+
+    def encode(self, tokens: list[str], tags: list[str] | None = None) -> Encoded:
+        return Encoded(
+            words=[self.words.get(t) for t in tokens],
+            chars=[self.spell(t) for t in tokens],
+            casing=[casing(t) for t in tokens],
+            tags=[] if tags is None else [self.tags.index[t] for t in tags],
+        )
+
+    def batch(self, sentences: list[list[str]]) -> Batch:
+        """Padded tensors for untagged sentences (none empty), as ``collate`` of their encodings gives."""
+        from ner.batch import Batch  # torch: only the PyTorch model asks for tensors
+
+        return Batch.of(self.arrays(sentences))
+
+    def arrays(self, sentences: list[list[str]]) -> Arrays:
+        """:meth:`batch` as numpy arrays.
+
+        The fast path for tagging: each distinct token of the batch is looked up once (and remembered
+        for later batches, up to ``CACHE_TOKENS`` tokens), and the padded arrays are filled by numpy
+        indexing rather than token by token."""
+        tokens = list(chain.from_iterable(sentences))
+        rows = {t: i for i, t in enumerate(dict.fromkeys(tokens), 1)}  # token -> row; row 0 is padding
+        lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
+        mask = np.arange(int(lengths.max()))[None, :] < lengths[:, None]  # (batch, seq)
+        char_index = np.zeros(mask.shape, dtype=np.int64)
+        char_index[mask] = np.fromiter(map(rows.__getitem__, tokens), dtype=np.int64, count=len(tokens))
+        known = self._known
+        fresh = {t: (self.words.get(t), casing(t), self.spell(t)) for t in rows if t not in known}
+        encoded = [known.get(t) or fresh[t] for t in rows]
+        if len(known) + len(fresh) > CACHE_TOKENS:
+            known.clear()  # bounded memory; refilling costs one batch's worth of lookups
+        if len(fresh) <= CACHE_TOKENS:
+            known.update(fresh)
+        word_rows, case_rows, spelled = zip(*encoded)
+        widths = np.fromiter(map(len, spelled), dtype=np.int64, count=len(spelled))
+        chars = np.zeros((len(rows) + 1, int(widths.max())), dtype=np.int64)
+        chars[1:][np.arange(chars.shape[1])[None, :] < widths[:, None]] = np.fromiter(
+            chain.from_iterable(spelled), dtype=np.int64, count=int(widths.sum())
+        )
+        words = np.fromiter(chain((0,), word_rows), dtype=np.int64, count=len(rows) + 1)
+        cases = np.fromiter(chain((0,), case_rows), dtype=np.int64, count=len(rows) + 1)
+        return Arrays(words[char_index], chars, char_index, cases[char_index], mask, lengths)

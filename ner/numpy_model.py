@@ -1,0 +1,222 @@
+"""The model's forward pass in numpy: tagging on the CPU without importing PyTorch.
+
+Importing torch takes 2-3 s on a small machine, more than tagging a few thousand texts, and a corpus
+job on N processes pays it N times. :class:`NumpyTagger` reads the same checkpoint without torch
+(:func:`ner.checkpoint.load_arrays`) and computes the same emission scores as
+:meth:`ner.model.BiLstmCrf.emissions` in eval mode, up to float rounding; everything after them is
+:class:`ner.core.TaggerCore`, shared with :class:`ner.tagger.Tagger`. The PyTorch model stays the
+reference (and what trains); tests check that both give the same tags and scores.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ner import crf
+from ner.checkpoint import load_arrays
+from ner.config import ModelConfig
+from ner.core import TaggerCore
+from ner.encode import Encoder
+from ner.errors import InputError
+from ner.vocab import Vocab, WordVocab
+
+FORBIDDEN = -10000.0  # as ner.model.FORBIDDEN: the score of a move the scheme forbids
+
+
+class _Direction:
+    """One direction of one recurrent layer: gates ``x @ w_ih.T + h @ w_hh.T + biases``.
+
+    An LSTM's gates are stored in the order input, forget, output, cell (PyTorch's is i, f, g, o), the
+    first three halved: one ``tanh`` over all gates then gives the sigmoids too, by
+    sigmoid(a) = (tanh(a / 2) + 1) / 2, and they lie side by side for one in-place fix-up."""
+
+    def __init__(self, cell: str, w_ih: np.ndarray, w_hh: np.ndarray, b_ih: np.ndarray, b_hh: np.ndarray):
+        self.cell = cell
+        n = w_hh.shape[1]
+        self.hidden = n
+        if cell == "lstm":
+            order = np.r_[0 : 2 * n, 3 * n : 4 * n, 2 * n : 3 * n]  # i, f, o, g
+            scale = np.r_[np.full(3 * n, 0.5), np.ones(n)].astype(np.float32)[:, None]
+            w_ih, w_hh = w_ih[order] * scale, w_hh[order] * scale
+            bias = (b_ih + b_hh)[order] * scale[:, 0]
+        else:  # gru: reset and update gates sum both biases; the candidate's hidden bias stays apart
+            bias = np.concatenate([b_ih[: 2 * n] + b_hh[: 2 * n], b_ih[2 * n :]])
+            self.b_hn = b_hh[2 * n :]  # (hidden,)
+        self.w_ih_t = np.ascontiguousarray(w_ih.T)  # (features, gates * hidden)
+        self.w_hh_t = np.ascontiguousarray(w_hh.T)  # (hidden, gates * hidden)
+        self.bias = bias.astype(np.float32)
+
+    def run(self, x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """(batch, seq, features) -> (batch, seq, hidden), reading left to right from a zero state.
+
+        Sentences must come longest first (``lengths`` descending): step ``t`` then computes only the
+        rows still inside their sentence, a prefix of the batch. Past each end the output is zero."""
+        batch, seq, _ = x.shape
+        n = self.hidden
+        live = (lengths[None, :] > np.arange(seq)[:, None]).sum(axis=1)  # (seq,): rows alive at t
+        time_major = np.ascontiguousarray(x.transpose(1, 0, 2))  # (seq, batch, features)
+        projected = time_major.reshape(seq * batch, -1) @ self.w_ih_t + self.bias
+        projected = projected.reshape(seq, batch, -1)  # (seq, batch, gates * hidden)
+        out = np.zeros((seq, batch, n), dtype=np.float32)
+        h = np.zeros((batch, n), dtype=np.float32)
+        c = np.zeros((batch, n), dtype=np.float32)
+        gates = np.empty((batch, self.w_hh_t.shape[1]), dtype=np.float32)
+        tmp = np.empty((batch, n), dtype=np.float32)
+        for t in range(seq):
+            b = int(live[t])
+            g, hb, cb, tb = gates[:b], h[:b], c[:b], tmp[:b]
+            np.matmul(hb, self.w_hh_t, out=g)  # (b, gates * hidden)
+            if self.cell == "lstm":
+                g += projected[t, :b]
+                np.tanh(g, out=g)
+                sig = g[:, : 3 * n]
+                sig *= 0.5
+                sig += 0.5  # input, forget, output gates
+                cb *= g[:, n : 2 * n]
+                np.multiply(g[:, :n], g[:, 3 * n :], out=tb)
+                cb += tb
+                np.tanh(cb, out=tb)
+                np.multiply(g[:, 2 * n : 3 * n], tb, out=hb)
+            else:
+                p = projected[t, :b]
+                rz = g[:, : 2 * n]
+                rz += p[:, : 2 * n]
+                rz *= 0.5
+                np.tanh(rz, out=rz)
+                rz *= 0.5
+                rz += 0.5  # reset and update gates
+                candidate = g[:, 2 * n :]
+                candidate += self.b_hn
+                candidate *= rz[:, :n]
+                candidate += p[:, 2 * n :]
+                np.tanh(candidate, out=candidate)
+                z = rz[:, n:]
+                hb -= candidate
+                hb *= z
+                hb += candidate  # h = (1 - z) * candidate + z * h
+            out[t, :b] = hb
+        return out.transpose(1, 0, 2)  # (batch, seq, hidden)
+
+
+class NumpyTagger(TaggerCore):
+    """A checkpoint's model computed in numpy on the CPU, one thread (numpy's BLAS may use more)."""
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        state: dict[str, np.ndarray],
+        encoder: Encoder,
+        model_scheme: Any,
+        data_scheme: Any,
+        metadata: dict[str, Any],
+    ) -> None:
+        super().__init__(encoder, model_scheme, data_scheme, metadata)
+        self.config = config
+        f32 = {k: np.asarray(v, dtype=np.float32) for k, v in state.items()}
+        self.word_embed = f32["word_embed.weight"]  # (words, word_dim)
+        self.casing_embed = f32.get("casing_embed.weight")  # (casings, casing_dim) or None
+        self.window = config.char_window
+        # the convolution as one table per window position (see ner.model.CharCNN._tables)
+        embed, conv = f32["char_cnn.embed.weight"], f32["char_cnn.conv.weight"]  # (c, d), (f, d, k)
+        tables = np.einsum("cd,fdk->kcf", embed, conv)  # (window, chars, filters)
+        tables = np.concatenate([tables, np.zeros_like(tables[:, :1])], axis=1)  # a zero row: outside
+        if "char_cnn.conv.bias" in f32:
+            tables[self.window // 2, :-1] += f32["char_cnn.conv.bias"]
+        self.char_tables = tables  # (window, chars + 1, filters)
+        self.layers = [
+            [
+                _Direction(config.cell, *(f32[f"rnn.{p}_l{layer}{suffix}"] for p in _RNN_PARAMS))
+                for suffix in ("", "_reverse")
+            ]
+            for layer in range(config.layers)
+        ]
+        self.proj_t = np.ascontiguousarray(f32["proj.weight"].T)  # (2 * hidden, num_tags)
+        self.proj_b = f32["proj.bias"]
+        n = config.num_tags
+        allowed = self.allowed
+        self._scores = crf.CrfScores(
+            np.where(allowed[n, :n], f32["crf.start_transitions"], FORBIDDEN).astype(np.float32),
+            np.where(allowed[:n, :n], f32["crf.transitions"], FORBIDDEN).astype(np.float32),
+            np.where(allowed[:n, n + 1], f32["crf.end_transitions"], FORBIDDEN).astype(np.float32),
+        )
+
+    @classmethod
+    def from_checkpoint(cls, obj: dict[str, Any]) -> NumpyTagger:
+        """From :func:`ner.checkpoint.load_arrays`' dictionary (numpy arrays for tensors)."""
+        vocab = obj["vocab"]
+        encoder = Encoder(
+            WordVocab(vocab["words"][2:]), Vocab(vocab["chars"][2:]), Vocab(vocab["tags"], specials=False)
+        )
+        scheme = obj["scheme"]
+        return cls(
+            ModelConfig(**obj["model_config"]),
+            obj["state_dict"],
+            encoder,
+            scheme["model"],
+            scheme["data"],
+            obj["metadata"],
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> NumpyTagger:
+        """Load a checkpoint file written by ``ner train``, without PyTorch.
+
+        Raises:
+            InputError: a missing, damaged or incompatible file.
+        """
+        obj = load_arrays(path)
+        try:
+            return cls.from_checkpoint(obj)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise InputError(f"checkpoint does not match this model ({exc})", path) from None
+
+    def _crf_scores(self) -> crf.CrfScores:
+        return self._scores
+
+    def _emissions(self, sentences: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+        arrays = self.encoder.arrays(sentences)
+        parts = [self.word_embed[arrays.words], self._spelled(arrays.chars)[arrays.char_index]]
+        if self.casing_embed is not None:
+            parts.append(self.casing_embed[arrays.casing])
+        x = np.concatenate(parts, axis=2)  # (batch, seq, features)
+        order = np.argsort(-arrays.lengths, kind="stable")  # longest first, as _Direction.run wants
+        x, lengths = x[order], arrays.lengths[order]
+        steps = np.arange(x.shape[1])[None, :]  # (1, seq)
+        mirror = lengths[:, None] - 1 - steps  # (batch, seq): each sentence reversed in place
+        flip = np.where(mirror >= 0, mirror, steps)  # padding stays at the end
+        rows = np.arange(len(x))[:, None]  # (batch, 1)
+        for forward, backward in self.layers:
+            ahead = forward.run(x, lengths)  # (batch, seq, hidden), zero past each end
+            behind = backward.run(x[rows, flip], lengths)[rows, flip]  # (batch, seq, hidden)
+            x = np.concatenate([ahead, behind], axis=2)  # (batch, seq, 2 * hidden)
+        emissions = np.empty((len(x), x.shape[1], self.proj_b.shape[0]), dtype=np.float32)
+        emissions[order] = x @ self.proj_t + self.proj_b  # (batch, seq, num_tags), in input order
+        return emissions, arrays.lengths
+
+    def _spelled(self, chars: np.ndarray) -> np.ndarray:
+        """(words, chars) 0-padded character indices -> (words, filters) character-CNN features, by
+        table lookups over the words' characters laid end to end (as ``CharCNN._by_lookup``)."""
+        tables = self.char_tables
+        edge = self.window // 2
+        outside = tables.shape[1] - 1
+        real = chars != 0  # (words, chars)
+        gap = np.full((len(chars), edge), outside)  # (words, edge): no window reaches the next word
+        keep = np.concatenate([real, np.ones(gap.shape, dtype=bool)], axis=1)
+        flat = np.concatenate([np.full(edge, outside), np.concatenate([chars, gap], axis=1)[keep]])
+        letters = edge + np.flatnonzero(flat[edge:] != outside)  # (characters,)
+        h = tables[0][flat[letters - edge]]  # (characters, filters)
+        for k in range(1, self.window):
+            h += tables[k][flat[letters - edge + k]]
+        counts = real.sum(axis=1)  # (words,)
+        pooled = np.zeros((len(chars), tables.shape[2]), dtype=np.float32)  # (words, filters)
+        spelled = counts > 0
+        if spelled.any():
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[spelled]
+            pooled[spelled] = np.maximum.reduceat(h, starts, axis=0)
+        return pooled
+
+
+_RNN_PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")

@@ -1,0 +1,171 @@
+"""``ner tag --engine ray``: the corpus pipeline as a Ray Data stage, for more than one machine.
+
+Ray Data reads the input files (JSON Lines, plain text or Parquet; a file or a folder), hands blocks of
+records to a pool of actors that each hold one :class:`~ner.tagger.Tagger`, and writes one output shard
+per block into the output folder. Each record is tagged by :meth:`ner.corpus.ChunkTagger.tag_texts`, the
+code the local engine and ``POST /tag`` use, so the entities are the same. Ray is an optional extra
+(``pip install 'ner-service[ray]'``), imported only here.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ner.checkpoint import load_checkpoint
+from ner.errors import InputError
+
+log = logging.getLogger(__name__)
+
+ENTITY_FIELDS = (
+    ("text", "string"),
+    ("label", "string"),
+    ("start", "int64"),
+    ("end", "int64"),
+    ("score", "float64"),
+    ("token_start", "int64"),
+    ("token_end", "int64"),
+)
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise InputError("the Ray engine needs Ray Data: pip install 'ner-service[ray]'") from None
+    return ray
+
+
+class RayTagger:
+    """One actor: a tagger built from the checkpoint in the object store, tagging Arrow blocks."""
+
+    def __init__(self, checkpoint: Any, device: str, text_field: str, batch_size: int) -> None:
+        import ray
+        import torch
+
+        from ner.corpus import ChunkTagger, Job
+        from ner.tagger import Tagger, resolve_device
+
+        if device == "cpu" or not torch.cuda.is_available():
+            torch.set_num_threads(1)  # one actor per CPU: threads would fight each other
+        if isinstance(checkpoint, ray.ObjectRef):
+            checkpoint = ray.get(checkpoint)
+        self.field = text_field
+        tagger = Tagger.from_checkpoint(checkpoint, resolve_device(device))
+        self.work = ChunkTagger(tagger, Job("jsonl", "jsonl", text_field, batch_size=batch_size))
+
+    def __call__(self, block: Any) -> Any:
+        import pyarrow as pa
+
+        if self.field not in block.column_names:
+            raise ValueError(f"the input has no {self.field!r} column (columns: {block.column_names})")
+        texts = block.column(self.field).to_pylist()
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise ValueError(f"record {i} of a block: {self.field!r} is {type(text).__name__}, not text")
+        entity = pa.struct([(name, pa.type_for_alias(kind)) for name, kind in ENTITY_FIELDS])
+        found = pa.array(self.work.tag_texts(texts), type=pa.list_(entity))
+        return block.append_column("entities", found)
+
+
+def _input_format(path: str, fmt: str | None) -> str:
+    if fmt is not None:
+        return fmt
+    p = Path(path)
+    names = (
+        [p.name] if p.is_file() else sorted(x.name for x in p.iterdir() if x.is_file()) if p.is_dir() else []
+    )
+    if not names:
+        raise InputError("no input files found", path)
+    name = names[0].removesuffix(".gz")
+    for suffix, found in ((".parquet", "parquet"), (".jsonl", "jsonl"), (".json", "jsonl"), (".txt", "text")):
+        if name.endswith(suffix):
+            return found
+    raise InputError(f"cannot tell the format of {names[0]!r}; pass --format", path)
+
+
+def tag_with_ray(
+    inputs: str,
+    output: str,
+    model: str | Path,
+    fmt: str | None = None,
+    text_field: str = "text",
+    workers: int | None = None,
+    device: str = "cpu",
+    address: str | None = None,
+    batch_size: int = 256,
+    force: bool = False,
+    block_records: int = 4096,
+) -> None:
+    """Tag ``inputs`` (a file or folder) into the folder ``output`` with Ray Data.
+
+    Args:
+        workers: tagger actors (default: one per CPU of the cluster, or per GPU with ``cuda``).
+        address: an existing cluster (``ray://host:10001`` or ``auto``); default: a local Ray.
+        block_records: records per ``map_batches`` batch.
+
+    Raises:
+        InputError: Ray missing, a bad model or input, or an output folder that exists without
+            ``force``.
+    """
+    ray = _import_ray()
+    fmt = _input_format(inputs, fmt)
+    out = Path(output)
+    if out.exists():
+        if not force:
+            raise InputError("already exists (pass --force to replace it)", output)
+        if not out.is_dir():
+            raise InputError("exists and is not a folder; the Ray engine writes a folder of shards", output)
+    checkpoint = load_checkpoint(model)  # one clear error here rather than one per actor
+    gpu = device.startswith("cuda") or (device == "auto" and _has_gpu())
+    if not ray.is_initialized():
+        ray.init(address=address, log_to_driver=False, configure_logging=False)
+    if workers is None:
+        resources = ray.cluster_resources()
+        workers = max(1, int(resources.get("GPU" if gpu else "CPU", 1)))
+    read = {
+        "jsonl": lambda: ray.data.read_json(inputs, lines=True),
+        "parquet": lambda: ray.data.read_parquet(inputs),
+        "text": lambda: ray.data.read_text(inputs),
+    }
+    if fmt not in read:
+        raise InputError(f"the Ray engine reads jsonl, text or parquet, not {fmt}", inputs)
+    if fmt == "text":
+        text_field = "text"
+    dataset = read[fmt]().map_batches(
+        RayTagger,
+        fn_constructor_kwargs={
+            "checkpoint": ray.put(checkpoint),
+            "device": "cuda" if gpu else "cpu",
+            "text_field": text_field,
+            "batch_size": batch_size,
+        },
+        batch_size=block_records,
+        batch_format="pyarrow",
+        concurrency=workers,
+        num_cpus=0 if gpu else 1,
+        num_gpus=1 if gpu else 0,
+    )
+    # A local run writes beside the output and renames, so a failed run leaves no half folder; on a
+    # cluster the workers write where the output names (a shared or object-store path).
+    staging = out.with_name(f".{out.name}.partial") if address is None else out
+    shutil.rmtree(staging, ignore_errors=True) if address is None else None
+    if str(output).removesuffix("/").endswith(".parquet"):
+        dataset.write_parquet(str(staging))
+    else:
+        dataset.write_json(str(staging), force_ascii=False)
+    if staging != out:
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(staging, out)
+    log.info("wrote %s", output)
+
+
+def _has_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
