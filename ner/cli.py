@@ -354,9 +354,11 @@ def cmd_tag(args: argparse.Namespace) -> int:
         return 130
     seconds = time.monotonic() - started
     log.info(
-        "tagged %d records, %d tokens in %.1f s (%.0f tokens/s)%s; wrote %s", records, tokens, seconds,
-        tokens / max(seconds, 1e-9), f", skipped {bad} bad records" if bad else "", args.output,
+        "tagged %d records, %d tokens in %.1f s (%.0f tokens/s); wrote %s",
+        records, tokens, seconds, tokens / max(seconds, 1e-9), args.output,
     )  # fmt: skip
+    if bad:
+        log.warning("skipped %d bad records (the first %d are named above)", bad, min(bad, 10))
     if records == 0 and not bad:
         log.warning("%s holds no records: the output is empty", args.input)
     return 0

@@ -170,7 +170,7 @@ def parse_record(raw: bytes, number: int, job: Job) -> dict[str, Any] | None:
         raise InputError(f"expected a JSON object, got {type(record).__name__}", line=number)
     text = record.get(job.text_field)
     if not isinstance(text, str):
-        what = "missing" if text is None else f"a {type(text).__name__}, not a string"
+        what = "missing" if text is None else f"{type(text).__name__}, not a string"
         raise InputError(f"field {job.text_field!r} is {what}", line=number)
     return record
 

@@ -104,7 +104,7 @@ def tag_with_ray(
     """Tag ``inputs`` (a file or folder) into the folder ``output`` with Ray Data.
 
     Args:
-        workers: tagger actors (default: one per CPU of the cluster, or per GPU with ``cuda``).
+        workers: tagger actors (default: one per CPU of the cluster but one, or one per GPU).
         address: an existing cluster (``ray://host:10001`` or ``auto``); default: a local Ray.
         block_records: records per ``map_batches`` batch.
 
@@ -124,9 +124,16 @@ def tag_with_ray(
     gpu = device.startswith("cuda") or (device == "auto" and _has_gpu())
     if not ray.is_initialized():
         ray.init(address=address, log_to_driver=False, configure_logging=False)
+    # The actors hold their CPUs for the whole run, and Ray Data's read and write tasks need one more:
+    # a pool that takes every CPU waits forever.
+    cpus = int(ray.cluster_resources().get("CPU", 1))
     if workers is None:
-        resources = ray.cluster_resources()
-        workers = max(1, int(resources.get("GPU" if gpu else "CPU", 1)))
+        workers = max(1, int(ray.cluster_resources().get("GPU", 1))) if gpu else max(1, cpus - 1)
+    elif not gpu and workers >= cpus:
+        raise InputError(
+            f"--workers {workers} leaves none of the cluster's {cpus} CPUs for reading and writing; "
+            f"give at most {max(1, cpus - 1)}"
+        )
     read = {
         "jsonl": lambda: ray.data.read_json(inputs, lines=True),
         "parquet": lambda: ray.data.read_parquet(inputs),

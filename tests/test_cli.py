@@ -191,3 +191,193 @@ def test_sigterm_leaves_best_checkpoint_and_resume_finishes(data_dir: Path, tmp_
     config.write_text(TINY_CONFIG.replace("epochs = 3", "epochs = 6"))
     assert main([*args, "--resume"]) == 0
     assert not out.with_name("m.resume.pt").exists()
+
+
+def _tag(model_path: Path, *args: str) -> list[str]:
+    return ["tag", "--model", str(model_path), *args]
+
+
+CORPUS = [
+    {"id": i, "text": text, "lang": "en"}
+    for i, text in enumerate(
+        ["Alice Walker visited Paris.", "", "Dave Miller of Initech spoke. Eve watched the Olympic Games."]
+        * 7
+    )
+]
+
+
+def _write_jsonl(path: Path, records: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_tag_jsonl_equals_post_tag_in_order_at_any_worker_count(
+    model_path: Path, tagger, tmp_path: Path, backend: str
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.settings import Settings
+
+    source = _write_jsonl(tmp_path / "in.jsonl", CORPUS)
+    outputs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"out{workers}.jsonl"
+        args = ["--input", str(source), "--output", str(out), "--workers", workers, "--backend", backend]
+        assert main(_tag(model_path, *args)) == 0
+        outputs.append([json.loads(line) for line in out.read_text().splitlines()])
+        assert not (tmp_path / f"out{workers}.jsonl.partial").exists()
+    assert outputs[0] == outputs[1]
+    rows = outputs[0]
+    assert [{k: v for k, v in r.items() if k != "entities"} for r in rows] == CORPUS
+    with TestClient(create_app(Settings(), tagger)) as client:
+        served = client.post("/tag", json={"texts": [r["text"] for r in CORPUS[:3]]}).json()["results"]
+    for row, result in zip(rows, served):
+        assert [(e["text"], e["label"], e["start"], e["end"]) for e in row["entities"]] == [
+            (e["text"], e["label"], e["start"], e["end"]) for e in result["entities"]
+        ]
+        assert [e["score"] for e in row["entities"]] == pytest.approx(
+            [e["score"] for e in result["entities"]],
+            abs=2e-4,  # rounded to 4 places on both sides
+        )
+
+
+def test_tag_gzip_stdin_stdout_and_text_lines(model_path: Path, tmp_path: Path) -> None:
+    import gzip
+
+    texts = [r["text"] for r in CORPUS]
+    plain = tmp_path / "in.txt"
+    plain.write_text("\n".join(texts) + "\n", encoding="utf-8")
+    packed = tmp_path / "in.txt.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    out_gz = tmp_path / "out.jsonl.gz"
+    assert main(_tag(model_path, "--input", str(packed), "--output", str(out_gz), "--workers", "1")) == 0
+    from_gzip = gzip.decompress(out_gz.read_bytes()).decode().splitlines()
+    assert [json.loads(line)["text"] for line in from_gzip] == texts
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    piped = subprocess.run(
+        [sys.executable, "-m", "ner.cli", *_tag(model_path, "--input", "-", "--output", "-")],
+        input=plain.read_bytes(), capture_output=True, env=env, check=True,
+    )  # fmt: skip
+    assert piped.stdout.decode().splitlines() == from_gzip
+
+
+def test_tag_tab_separated_conll_keeps_tabs(model_path: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.conll"
+    source.write_text("Alice\tB-PER\nWalker\tI-PER\n\nParis\tB-LOC\n", encoding="utf-8")
+    out = tmp_path / "out.conll"
+    assert main(_tag(model_path, "--input", str(source), "--output", str(out))) == 0
+    assert out.read_text().splitlines() == [
+        "Alice\tB-PER\tB-PER",
+        "Walker\tI-PER\tI-PER",
+        "",
+        "Paris\tB-LOC\tB-LOC",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"text": "Alice"}\nnot json\n', "in.jsonl:2: not JSON"),
+        (b'{"text": "Alice"}\n{"body": "x"}\n', "in.jsonl:2: field 'text' is missing"),
+        (b'{"text": "Alice"}\n{"text": "caf\xe9"}\n', "in.jsonl:2: not UTF-8"),
+    ],
+)
+def test_tag_bad_record_names_the_line_or_is_skipped(
+    model_path: Path, tmp_path: Path, capsys, caplog, content: bytes, message: str
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(content)
+    out = tmp_path / "out.jsonl"
+    assert main(_tag(model_path, "--input", str(source), "--output", str(out), "--workers", "1")) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "out.jsonl.partial" in err and "\n" not in err
+    assert not out.exists() and len((tmp_path / "out.jsonl.partial").read_text().splitlines()) == 1
+    args = _tag(model_path, "--input", str(source), "--output", str(out), "--skip-bad", "--force")
+    assert main(args) == 0
+    assert [json.loads(line)["text"] for line in out.read_text().splitlines()] == ["Alice"]
+    assert "skipped 1 bad records" in caplog.text and message.replace("in.jsonl:2: ", "") in caplog.text
+
+
+def test_tag_refuses_outputs_that_would_destroy_something(model_path: Path, tmp_path: Path, capsys) -> None:
+    source = _write_jsonl(tmp_path / "in.jsonl", CORPUS[:2])
+    before = source.read_bytes()
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(tmp_path / "elsewhere.jsonl")
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)
+    cases = [
+        (source, "is the input file"),
+        (link, "is not a regular file"),
+        (fifo, "is not a regular file"),
+        (tmp_path / "no" / "such" / "out.jsonl", "the output folder does not exist"),
+    ]
+    for output, message in cases:
+        assert main(_tag(model_path, "--input", str(source), "--output", str(output), "--force")) == 2
+        assert message in capsys.readouterr().err
+    existing = tmp_path / "old.jsonl"
+    existing.write_text("keep me\n")
+    assert main(_tag(model_path, "--input", str(source), "--output", str(existing))) == 2
+    assert "already exists (pass --force" in capsys.readouterr().err
+    assert existing.read_text() == "keep me\n" and source.read_bytes() == before
+    assert not link.exists() and not (tmp_path / "elsewhere.jsonl").exists()
+
+
+def test_tag_empty_input_is_an_empty_output_for_every_format(model_path: Path, tmp_path: Path) -> None:
+    for name in ("empty.jsonl", "empty.txt", "empty.conll"):
+        source = tmp_path / name
+        source.write_bytes(b"")
+        out = tmp_path / f"{name}.out"
+        args = ["--input", str(source), "--output", str(out), "--output-format", "jsonl"]
+        assert main(_tag(model_path, *args)) == 0
+        assert out.read_bytes() == b""
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_tag_killed_then_resumed_gives_the_uninterrupted_output(
+    model_path: Path, tmp_path: Path, suffix: str
+) -> None:
+    import gzip
+
+    records = [{"id": i, "text": f"Carol likes French cheese {i} . Bob Stone flew ."} for i in range(4000)]
+    source = _write_jsonl(tmp_path / "in.jsonl", records)
+    whole = tmp_path / "whole.jsonl"
+    assert main(_tag(model_path, "--input", str(source), "--output", str(whole), "--workers", "1")) == 0
+    out = tmp_path / f"out.jsonl{suffix}"
+    partial = tmp_path / f"out.jsonl{suffix}.partial"
+    args = _tag(model_path, "--input", str(source), "--output", str(out), "--workers", "2")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "ner.cli", *args], env=env, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while (not partial.exists() or partial.stat().st_size < 20_000) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.kill()  # no chance to finish a write: the partial file may end inside a line
+    proc.wait()
+    with open(partial, "ab") as f:
+        f.write(b"\x1f\x8b half a member" if suffix else b'{"id": 12, "te')
+    assert not out.exists()
+    assert main([*args, "--resume"]) == 0
+    text = gzip.decompress(out.read_bytes()) if suffix else out.read_bytes()
+    assert text == whole.read_bytes()
+    assert not partial.exists()
+
+
+def test_tag_stopped_by_sigterm_keeps_whole_lines(model_path: Path, tmp_path: Path) -> None:
+    records = [{"text": f"Frank flew from New York {i} ."} for i in range(6000)]
+    source = _write_jsonl(tmp_path / "in.jsonl", records)
+    out = tmp_path / "out.jsonl"
+    args = _tag(model_path, "--input", str(source), "--output", str(out), "--workers", "2")
+    proc = subprocess.Popen([sys.executable, "-m", "ner.cli", *args], stderr=subprocess.PIPE, text=True)
+    partial = tmp_path / "out.jsonl.partial"
+    deadline = time.monotonic() + 60
+    while (not partial.exists() or partial.stat().st_size == 0) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "carry on with --resume" in err
+    data = partial.read_bytes()
+    assert data.endswith(b"\n") and all(
+        json.loads(line)["entities"] is not None for line in data.splitlines()
+    )

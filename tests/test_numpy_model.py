@@ -1,0 +1,108 @@
+"""The numpy forward pass against the PyTorch model, the reference: same tags, same scores."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ner.checkpoint import load_arrays, load_checkpoint
+from ner.config import ModelConfig
+from ner.encode import Encoder
+from ner.errors import InputError
+from ner.model import BiLstmCrf
+from ner.numpy_model import NumpyTagger
+from ner.tagger import Tagger
+from ner.vocab import Vocab, WordVocab
+from tests.conftest import SENTENCES
+
+WORDS = sorted({w for s in SENTENCES for w, _ in s})
+TAGS = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"]
+
+
+def _random_tagger(cell: str, layers: int, casing_dim: int) -> Tagger:
+    """An untrained model with random weights, larger than zero everywhere (the CRF included)."""
+    torch.manual_seed(len(cell) + layers + casing_dim)
+    encoder = Encoder(WordVocab(w.lower() for w in WORDS), Vocab("".join(WORDS)), Vocab(TAGS, specials=False))
+    config = ModelConfig(
+        len(encoder.words), len(encoder.chars), len(TAGS), word_dim=6, char_dim=5, char_filters=7,
+        casing_dim=casing_dim, hidden=9, layers=layers, cell=cell,  # type: ignore[arg-type]
+    )  # fmt: skip
+    model = BiLstmCrf(config)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.5)
+    return Tagger(model, encoder, "iobes", "iob2", {"name": "random"}, torch.device("cpu"))
+
+
+def _sentences() -> list[list[str]]:
+    words = [w for s in SENTENCES for w, _ in s] + ["unseen", "Zürich", "1996-08-22", "x" * 40]
+    rng = np.random.default_rng(0)
+    return [[str(w) for w in rng.choice(words, size=n)] for n in (1, 3, 7, 2, 12, 5, 30, 1, 9)]
+
+
+@pytest.mark.parametrize(
+    ("cell", "layers", "casing_dim"), [("lstm", 1, 4), ("lstm", 2, 0), ("gru", 1, 3), ("gru", 2, 2)]
+)
+def test_same_emissions_tags_and_scores_as_pytorch(
+    cell: str, layers: int, casing_dim: int, tmp_path: Path
+) -> None:
+    reference = _random_tagger(cell, layers, casing_dim)
+    path = tmp_path / "m.pt"
+    torch.save(reference.checkpoint(), path)
+    reference = Tagger.load(path, "cpu")  # the stored (half-precision) embeddings on both sides
+    fast = NumpyTagger.load(path)
+    sentences = _sentences()
+    with torch.inference_mode():
+        expected, lengths = reference._emissions(sentences)
+    got, got_lengths = fast._emissions(sentences)
+    assert np.array_equal(lengths, got_lengths)
+    live = np.arange(expected.shape[1])[None, :] < lengths[:, None]
+    np.testing.assert_allclose(got[live], expected[live], atol=2e-5)
+    predicted = reference.predict(sentences)
+    assert sum(len(p.entities) for p in predicted) >= 3  # something to compare scores on
+    for a, b in zip(predicted, fast.predict(sentences)):
+        assert a.tags == b.tags
+        assert [(e.start, e.end, e.label) for e in a.entities] == [
+            (e.start, e.end, e.label) for e in b.entities
+        ]
+        np.testing.assert_allclose([e.score for e in a.entities], [e.score for e in b.entities], atol=1e-5)
+
+
+def test_trained_model_agrees_and_keeps_labels(model_path: Path, tagger: Tagger) -> None:
+    fast = NumpyTagger.load(model_path)
+    sentences = [[w for w, _ in s] for s in SENTENCES]
+    assert fast.tag(sentences) == tagger.tag(sentences)
+    assert fast.labels == tagger.labels and fast.temperature == tagger.temperature
+
+
+def test_checkpoint_reads_the_same_without_torch(model_path: Path) -> None:
+    with_torch = load_checkpoint(model_path)
+    without = load_arrays(model_path)
+    assert with_torch.keys() == without.keys() and with_torch["vocab"] == without["vocab"]
+    for name, tensor in with_torch["state_dict"].items():
+        assert np.array_equal(tensor.numpy(), without["state_dict"][name]), name
+
+
+def test_tagging_with_numpy_never_imports_torch(model_path: Path) -> None:
+    code = (
+        "import sys; from ner.numpy_model import NumpyTagger; "
+        f"t = NumpyTagger.load({str(model_path)!r}); t.predict([['Alice', 'visited', 'Paris']]); "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_bad_files_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="checkpoint not found"):
+        NumpyTagger.load(tmp_path / "missing.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a zip at all")
+    with pytest.raises(InputError, match="not a readable checkpoint"):
+        NumpyTagger.load(junk)
+    code = tmp_path / "code.pt"
+    torch.save({"format_version": 1, "payload": Path("x")}, code)  # a class that is not plain data
+    with pytest.raises(InputError, match="not a readable checkpoint"):
+        load_arrays(code)

@@ -1,0 +1,58 @@
+"""``ner tag --engine ray`` on a local Ray: the same records as the local engine (Ray is an extra)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ner.cli import main
+from ner.errors import InputError
+
+ray = pytest.importorskip("ray", reason="the Ray engine is an extra: pip install 'ner-service[ray]'")
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_ray_output_equals_the_local_output(local_ray, model_path: Path, tmp_path: Path) -> None:
+    from ner.ray_engine import tag_with_ray
+
+    records = [
+        {"id": i, "text": text, "source": "test"}
+        for i, text in enumerate(["Alice Walker visited Paris.", "", "Globex opened in Berlin on Monday"] * 5)
+    ]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for part in range(2):  # a folder of two files, as a corpus usually comes
+        (folder / f"part{part}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[part::2]))
+    local = tmp_path / "local.jsonl"
+    both = tmp_path / "both.jsonl"
+    both.write_text("".join(json.dumps(r) + "\n" for r in records))
+    args = [
+        "tag",
+        "--model",
+        str(model_path),
+        "--input",
+        str(both),
+        "--output",
+        str(local),
+        "--backend",
+        "torch",
+    ]
+    assert main(args) == 0
+    expected = [json.loads(line) for line in local.read_text().splitlines()]
+    out = tmp_path / "out"
+    tag_with_ray(str(folder), str(out), model_path, workers=1, device="cpu", block_records=4)
+    got = sorted(
+        (json.loads(line) for shard in sorted(out.iterdir()) for line in shard.read_text().splitlines()),
+        key=lambda r: r["id"],
+    )
+    assert got == expected
+    with pytest.raises(InputError, match="already exists"):
+        tag_with_ray(str(folder), str(out), model_path, workers=1)
+    with pytest.raises(InputError, match="leaves none of the cluster's 2 CPUs"):
+        tag_with_ray(str(folder), str(out), model_path, workers=2, force=True)
