@@ -84,11 +84,33 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
     return app
 
 
+def _port_taken(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on, or ``None`` if it can (checked by binding it)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"unknown host: {exc.strerror}"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
+
+
 def serve(overrides: dict[str, Any]) -> int:
     """Load the model (one clear line and exit code 2 if it cannot be), then run uvicorn."""
     import uvicorn
 
     settings = Settings(**overrides)
+    busy = _port_taken(settings.host, settings.port)
+    if busy is not None:  # before the model loads, not after
+        log.error("cannot start: %s:%d is not free (%s)", settings.host, settings.port, busy)
+        return 2
     try:
         tagger = load_tagger(settings)
     except InputError as exc:

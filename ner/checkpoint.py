@@ -55,7 +55,7 @@ def load_plain(path: str | Path) -> dict[str, Any]:
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged file
-        raise InputError(f"not a readable checkpoint ({type(exc).__name__}: {exc})", p) from None
+        raise InputError(f"not a readable checkpoint ({_first_line(exc)})", p) from None
     if not isinstance(obj, dict):
         raise InputError("not a checkpoint: expected a dictionary", p)
     return obj
@@ -85,10 +85,18 @@ def load_arrays(path: str | Path) -> dict[str, Any]:
     except InputError:
         raise
     except Exception as exc:  # a damaged or foreign file fails in many ways
-        raise InputError(f"not a readable checkpoint ({type(exc).__name__}: {exc})", p) from None
+        raise InputError(f"not a readable checkpoint ({_first_line(exc)})", p) from None
     if not isinstance(obj, dict):
         raise InputError("not a checkpoint: expected a dictionary", p)
     return _checked(obj, path)
+
+
+def _first_line(exc: Exception) -> str:
+    """What went wrong, in one line: PyTorch's messages run to paragraphs, and some advise
+    ``weights_only=False``, which would run whatever code the file holds."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    first = next((line for line in lines if "weights_only" not in line), lines[0] if lines else "")
+    return f"{type(exc).__name__}: {first[:200]}"
 
 
 _DTYPES = {

@@ -1,4 +1,4 @@
-"""The ``ner`` command: train, evaluate, calibrate, tag, serve. Errors become one line and exit code 2."""
+"""The ner command: train, evaluate, calibrate, tag, serve. Errors become one line and exit code 2."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import time
 import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import fields
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,40 +22,102 @@ log = logging.getLogger("ner")
 
 
 def _add_device(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", help="auto (GPU if present), cpu or cuda")
+    p.add_argument("--device", default="auto", help="auto (the GPU if there is one), cpu or cuda")
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    """Each flag's default after its help line (unless the line names it or there is none to show);
+    descriptions and examples kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (
+            action.default in (None, False, argparse.SUPPRESS)
+            or "default" in text
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+DESCRIPTION = """\
+Named-entity recognition with a BiLSTM-CNN-CRF: train, evaluate, calibrate, tag files, serve HTTP.
+Run 'ner COMMAND --help' for a command's flags and an example.
+
+exit codes: 0 done, 2 bad input (one line on stderr names the file and line), 130 interrupted
+(Ctrl-C or SIGTERM; train and tag keep their work and carry on with --resume)."""
+
+
+TAG_DESCRIPTION = """\
+Tag a corpus, streamed in chunks, in input order, on every core.
+
+Input: jsonl (a JSON object per line, the text in --text-field, other fields kept), text (a text per
+line) or conll, told by the name (.jsonl .txt .conll; .gz for gzip) or --format; - is stdin.
+Output: JSON Lines, each record plus the entities POST /tag gives (CoNLL input gives CoNLL with one
+more column, unless the output is named .jsonl); - is stdout. The output is written as NAME.partial
+and renamed when complete: an interrupted run leaves whole lines there, and --resume continues it."""
+
+
+def _command(sub: Any, name: str, summary: str, example: str) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=summary, description=summary, epilog=f"example:\n  {example}", formatter_class=_Help
+    )
+    return parser
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ner", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    sub = parser.add_subparsers(dest="command", required=True)
+    from ner import __version__
 
-    t = sub.add_parser("train", help="train a model on CoNLL files")
-    t.add_argument("--config", type=Path, help="TOML file with [model] and [train] tables")
+    parser = argparse.ArgumentParser(prog="ner", description=DESCRIPTION, formatter_class=_Help)
+    parser.add_argument("--version", action="version", version=f"ner-service {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = _command(
+        sub, "train", "train a model on CoNLL files (the bundled recipe unless --config says otherwise)",
+        "ner train --train train.txt --dev valid.txt --out runs/model.pt",
+    )  # fmt: skip
+    t.add_argument("--config", type=Path, help="TOML file with [model] and [train] tables (configs/)")
     t.add_argument("--train", dest="train_file", type=Path, required=True, help="training CoNLL file")
     t.add_argument("--dev", type=Path, required=True, help="development CoNLL file (model selection)")
-    t.add_argument("--embeddings", default=None, help="glove-6b-50d (default) or a GloVe/word2vec text file")
-    t.add_argument("--out", type=Path, required=True, help="checkpoint to write (.pt)")
-    t.add_argument("--scheme", choices=SCHEMES, help="tag scheme of the input files (detected if unset)")
-    t.add_argument("--seed", type=int)
-    t.add_argument("--epochs", type=int)
-    t.add_argument("--batch-size", type=int)
-    t.add_argument("--optimizer", choices=("adam", "nadam", "sgd"))
-    t.add_argument("--lr", type=float)
-    t.add_argument("--max-minutes", type=float, help="stop after this many minutes")
-    t.add_argument("--resume", action="store_true", help="carry on an interrupted run of --out")
+    t.add_argument(
+        "--embeddings", default=None, help="glove-6b-50d (the default) or a GloVe/word2vec text file"
+    )
+    t.add_argument(
+        "--out", type=Path, required=True, help="checkpoint to write (.pt); NAME.resume.pt beside it"
+    )
+    t.add_argument("--scheme", choices=SCHEMES, help="tag scheme of the input files (default: detected)")
+    t.add_argument("--seed", type=int, help="random seed (default: the config's, else 1)")
+    t.add_argument("--epochs", type=int, help="most epochs (default: the config's, else 40)")
+    t.add_argument("--batch-size", type=int, help="sentences per step (default: the config's, else 32)")
+    t.add_argument("--optimizer", choices=("adam", "nadam", "sgd"), help="default: the config's, else nadam")
+    t.add_argument("--lr", type=float, help="learning rate (default: the config's, else 0.002)")
+    t.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this many minutes")
+    t.add_argument("--resume", action="store_true", help="carry on a run of --out that was stopped")
     t.add_argument("--force", action="store_true", help="overwrite an existing --out")
     _add_device(t)
 
-    e = sub.add_parser("evaluate", help="score a model on a CoNLL file")
+    e = _command(
+        sub, "evaluate", "score a model on a tagged CoNLL file: P / R / F1 per type, as conlleval",
+        "ner evaluate --data valid.txt --model runs/model.pt",
+    )  # fmt: skip
     e.add_argument("--model", type=Path, default=None, help="checkpoint (default: the bundled model)")
-    e.add_argument("--data", type=Path, required=True)
-    e.add_argument("--scheme", choices=SCHEMES)
+    e.add_argument("--data", type=Path, required=True, help="tagged CoNLL file")
+    e.add_argument("--scheme", choices=SCHEMES, help="tag scheme of the file (default: detected)")
     e.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    e.add_argument(
+        "--strict", action="store_true",
+        help="exit 2 when the model's and the data's entity types differ (else a warning)",
+    )  # fmt: skip
     _add_device(e)
 
-    c = sub.add_parser("calibrate", help="fit the temperature of entity scores on held-out data")
-    c.add_argument("--model", type=Path, default=None, help="checkpoint to update in place")
+    c = _command(
+        sub, "calibrate", "fit the temperature of entity scores on held-out data (updates the model)",
+        "ner calibrate --data valid.txt --model runs/model.pt",
+    )  # fmt: skip
+    c.add_argument(
+        "--model", type=Path, default=None, help="checkpoint to update (default: the bundled model)"
+    )
     c.add_argument("--data", type=Path, required=True, help="tagged CoNLL file (the dev set)")
     c.add_argument("--half", choices=("even", "odd", "all"), default="even", help="sentences to fit on")
     _add_device(c)
@@ -63,14 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     g = sub.add_parser(
         "tag",
         help="tag a corpus: JSON Lines, plain text or CoNLL, plain or gzip",
-        description="Tag a corpus, streamed in chunks, in input order, on every core. Input formats: "
-        "jsonl (one JSON object per line, the text in --text-field, other fields kept), text (one text "
-        "per line) and conll; output is JSON Lines with POST /tag's entities (CoNLL input gives CoNLL "
-        "with one more column, unless the output is named .jsonl). Files ending in .gz are read and "
-        "written as gzip; '-' is stdin or stdout. The output is written as NAME.partial and renamed when "
-        "complete; an interrupted run leaves whole lines there, and --resume continues it.",
-        epilog="example: ner tag --input news.jsonl.gz --output news.tagged.jsonl.gz --workers 2",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description=TAG_DESCRIPTION,
+        epilog="example:\n  ner tag --input news.jsonl.gz --output news.tagged.jsonl.gz",
+        formatter_class=_Help,
     )
     g.add_argument("--model", type=Path, default=None, help="checkpoint (default: the bundled model)")
     g.add_argument("--input", required=True, help="file to tag, or - for stdin")
@@ -99,15 +156,20 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
     g.add_argument(
         "--backend", choices=("auto", "numpy", "torch"), default="auto",
-        help="compute the model in numpy (starts in 0.5 s: best below a few MB) or PyTorch (starts in "
-        "3 s, then 1.5x faster; needed for a GPU); auto picks by input size and device",
+        help="compute the model in numpy (starts in 0.5 s: best below about 1 MB per worker) or PyTorch "
+        "(starts in 3 s, then 1.5x faster; needed for a GPU); auto picks by input size and device",
     )  # fmt: skip
     _add_device(g)
-    s = sub.add_parser("serve", help="run the HTTP service")
-    s.add_argument("--model", type=Path, default=None)
-    s.add_argument("--host", default=None)
-    s.add_argument("--port", type=int, default=None)
-    s.add_argument("--device", default=None, help="auto (GPU if present), cpu or cuda")
+    s = _command(
+        sub, "serve", "run the HTTP service (settings also from NER_* environment variables)",
+        "ner serve --model runs/model.pt --host 0.0.0.0 --port 8000",
+    )  # fmt: skip
+    s.add_argument(
+        "--model", type=Path, default=None, help="checkpoint (default: NER_MODEL, else the bundled model)"
+    )
+    s.add_argument("--host", default=None, help="address to listen on (default: NER_HOST, else 127.0.0.1)")
+    s.add_argument("--port", type=int, default=None, help="port (default: NER_PORT, else 8000)")
+    s.add_argument("--device", default=None, help="auto, cpu or cuda (default: NER_DEVICE, else auto)")
     return parser
 
 
@@ -164,6 +226,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     dev_data = read_conll(args.dev, args.scheme or train_data.scheme)
     vectors = load_vectors(embeddings)
     log.info("%d training and %d dev sentences", len(train_data.sentences), len(dev_data.sentences))
+    effective = {
+        **asdict(ModelConfig(num_words=2, num_chars=2, num_tags=1, **model_cfg)),
+        "word_dim": vectors.dim,
+    }
+    shown_model = " ".join(f"{k}={v}" for k, v in effective.items() if not k.startswith("num_"))
+    log.info("config %s: [model] %s", args.config or "(built-in defaults: the bundled recipe)", shown_model)
+    log.info("[train] %s", " ".join(f"{k}={v}" for k, v in asdict(cfg).items()))
+    log.info("tag scheme: the data's %s, trained as %s", train_data.scheme, cfg.scheme)
 
     class Bar:
         def __init__(self) -> None:
@@ -196,6 +266,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         f"best dev F1 {history.best_f1:.2f} at epoch {history.best_epoch}; "
         f"{len(history.epochs)} epochs in {minutes:.1f} min; wrote {out}"
     )
+    if history.time_limited:
+        print(f"ner: stopped by --max-minutes; carry on with --resume (state in {resume_path(out)})")
     return 0
 
 
@@ -220,6 +292,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     tagger = _load_tagger(args.model, args.device)
     data = read_conll(args.data, args.scheme)
+    model_types = set(tagger.labels)
+    data_types = {t[2:] for s in data.sentences for t in s.tags if t != "O"}
+    if model_types != data_types:
+        shared = model_types & data_types
+        what = "share no entity types" if not shared else "share only " + ", ".join(sorted(shared))
+        missing = [
+            f"{side} lacks {', '.join(sorted(types))}"
+            for side, types in (
+                ("the model", data_types - model_types),
+                ("the data", model_types - data_types),
+            )
+            if types
+        ]
+        message = f"the model and the data {what}: {'; '.join(missing)}"
+        if args.strict:
+            raise InputError(message, args.data)
+        log.warning("%s: %s (--strict makes this an error)", args.data, message)
     predicted = tagger.tag([s.tokens for s in data.sentences])
     report = evaluate([s.tags for s in data.sentences], predicted)
     if args.json:
@@ -250,9 +339,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
-NUMPY_BELOW_BYTES = (
-    4_000_000  # per worker: below it numpy's quick start beats PyTorch's speed (docs/corpus.md)
-)
+# Input bytes per worker below which the numpy backend finishes first: it starts 3 s sooner, PyTorch
+# then tags 1.5x faster; the two cross at about 1 MB a worker here (docs/corpus.md).
+NUMPY_BELOW_BYTES = 1_000_000
 
 
 def _gpu_present() -> bool:

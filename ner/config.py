@@ -18,7 +18,7 @@ class ModelConfig:
     char_filters: int = 50
     char_window: int = 3
     casing_dim: int = 8
-    hidden: int = 200
+    hidden: int = 128
     layers: int = 1
     cell: Literal["lstm", "gru"] = "lstm"
     dropout: float = 0.5

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ner.errors import InputError
+from ner.errors import InputError, unreadable
 from ner.tags import Scheme, SchemeError, check_scheme, detect_scheme, is_valid_tag
 
 DOCSTART = "-DOCSTART-"
@@ -36,12 +36,8 @@ def read_lines(path: str | Path) -> list[str]:
     p = Path(path)
     try:
         raw = p.read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", path) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, expected a file", path) from None
     except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", path) from None
+        raise unreadable(exc, path) from None
     lines = raw.split(b"\n")
     out = []
     for number, line in enumerate(lines, start=1):

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ner import crf
 from ner.encode import Encoder
 from ner.tags import Scheme, Span, allowed_transitions, spans_from_tags, tags_from_spans
+
+if TYPE_CHECKING:
+    from ner.annotate import TextEntity
+    from ner.tokenize import Token, Tokenizer
 
 MAX_LEN = 256  # longer sentences are tagged in pieces of this many tokens, bounding memory
 
@@ -102,6 +106,37 @@ class TaggerCore:
     def name(self) -> str:
         return str(self.metadata.get("name", "ner"))
 
+    def tag_texts(
+        self, texts: list[str], tokenizer: Tokenizer | None = None, batch_size: int = 256
+    ) -> list[list[TextEntity]]:
+        """Entities of raw texts, as ``POST /tag`` gives them: ``start``/``end`` are character offsets
+        into each text (``text[e.start:e.end] == e.text``), ``token_start``/``token_end`` count tokens
+        over the whole text. The sentences of all the texts are tagged together.
+
+        Args:
+            tokenizer: splits texts into tokens and sentences (default: the service's, sentences cut
+                at 128 tokens).
+        """
+        from ner.tokenize import Tokenizer
+
+        tokenizer = tokenizer or Tokenizer()
+        return self.tag_sentences(texts, [tokenizer.sentences(text) for text in texts], batch_size)
+
+    def tag_sentences(
+        self, texts: list[str], split: list[list[list[Token]]], batch_size: int = 256
+    ) -> list[list[TextEntity]]:
+        """:meth:`tag_texts` for texts already split into sentences of tokens with offsets."""
+        from ner.annotate import entities  # annotate builds on this module
+
+        flat = [[t.text for t in sentence] for sentences in split for sentence in sentences]
+        predictions = self.predict(flat, batch_size=batch_size)
+        out, position = [], 0
+        for text, sentences in zip(texts, split):
+            mine = predictions[position : position + len(sentences)]
+            position += len(sentences)
+            out.append(entities(text, sentences, mine))
+        return out
+
     def tag(self, sentences: list[list[str]], batch_size: int = 256) -> list[list[str]]:
         """Tags for each sentence, in the scheme of the data the model was trained on."""
         return [p.tags for p in self.predict(sentences, batch_size=batch_size, scores=False)]
@@ -109,7 +144,9 @@ class TaggerCore:
     def predict(
         self, sentences: list[list[str]], batch_size: int = 256, scores: bool = True
     ) -> list[Prediction]:
-        """Tags and scored entities for each sentence (empty sentences give empty predictions).
+        """Tags and scored entities for each sentence (empty sentences give empty predictions). An
+        entity's ``start``/``end`` here are token indices into its sentence; for character offsets
+        into raw text, see :meth:`tag_texts`.
 
         Sentences are sorted by length and batched; results come back in input order, and a sentence
         gets the same result alone as inside any batch.

@@ -30,7 +30,6 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
-from ner.annotate import entities
 from ner.conll import DOCSTART
 from ner.core import TaggerCore
 from ner.errors import InputError
@@ -230,18 +229,12 @@ class ChunkTagger:
 
     def tag_texts(self, texts: list[str]) -> list[list[dict[str, Any]]]:
         """Entities of each text, as ``POST /tag`` gives them, all sentences in shared batches."""
-        split = [self.tokenizer.sentences(text) for text in texts]
-        return self._entities(texts, split)
+        found = self.tagger.tag_texts(texts, self.tokenizer, self.job.batch_size)
+        return [[vars(e) for e in ents] for ents in found]
 
     def _entities(self, texts: list[str], split: list[list[list[Token]]]) -> list[list[dict[str, Any]]]:
-        flat = [[t.text for t in sentence] for sentences in split for sentence in sentences]
-        predictions = self.tagger.predict(flat, batch_size=self.job.batch_size)
-        out, position = [], 0
-        for text, sentences in zip(texts, split):
-            mine = predictions[position : position + len(sentences)]
-            position += len(sentences)
-            out.append([vars(e) for e in entities(text, sentences, mine)])  # as POST /tag gives them
-        return out
+        found = self.tagger.tag_sentences(texts, split, self.job.batch_size)
+        return [[vars(e) for e in ents] for ents in found]  # the dictionaries POST /tag gives
 
     def _texts(self, chunk: Chunk, result: ChunkResult) -> str:
         records: list[dict[str, Any]] = []

@@ -18,3 +18,12 @@ class InputError(ValueError):
     def at(self, path: str | Path) -> InputError:
         """The same error, located in ``path`` (for errors found before the file name was known)."""
         return InputError(self.reason, path, self.line)
+
+
+def unreadable(exc: OSError, path: str | Path) -> InputError:
+    """The :class:`InputError` for a file that could not be opened for reading."""
+    if isinstance(exc, FileNotFoundError):
+        return InputError("file not found", path)
+    if isinstance(exc, IsADirectoryError):
+        return InputError("is a directory, expected a file", path)
+    return InputError(f"cannot read: {exc.strerror}", path)

@@ -42,11 +42,12 @@ class Report:
 
     def table(self) -> str:
         """A fixed-width text table, one row per type and one for all."""
-        rows = [f"{'type':<8}{'P':>8}{'R':>8}{'F1':>8}{'gold':>8}{'pred':>8}"]
         items = [*sorted(self.per_type.items()), ("overall", self.overall)]
+        w = max(8, *(len(name) + 2 for name, _ in items))  # long type names ("creative-work") fit
+        rows = [f"{'type':<{w}}{'P':>8}{'R':>8}{'F1':>8}{'gold':>8}{'pred':>8}"]
         for name, s in items:
             rows.append(
-                f"{name:<8}{s.precision:>8.2f}{s.recall:>8.2f}{s.f1:>8.2f}{s.gold:>8}{s.predicted:>8}"
+                f"{name:<{w}}{s.precision:>8.2f}{s.recall:>8.2f}{s.f1:>8.2f}{s.gold:>8}{s.predicted:>8}"
             )
         return "\n".join(rows)
 

@@ -17,7 +17,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO
 
-from ner.errors import InputError
+from ner.errors import InputError, unreadable
 
 STDIO = "-"
 
@@ -33,12 +33,8 @@ def open_input(name: str) -> BinaryIO:
     else:
         try:
             raw = open(name, "rb")  # noqa: SIM115 (the caller closes the stream)
-        except FileNotFoundError:
-            raise InputError("file not found", name) from None
-        except IsADirectoryError:
-            raise InputError("is a directory, expected a file", name) from None
         except OSError as exc:
-            raise InputError(f"cannot read: {exc.strerror}", name) from None
+            raise unreadable(exc, name) from None
     peek = raw.peek(2)[:2] if isinstance(raw, io.BufferedReader) else b""
     if peek == b"\x1f\x8b":
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]

@@ -21,6 +21,7 @@ from ner.config import ModelConfig
 from ner.core import TaggerCore
 from ner.encode import Encoder
 from ner.errors import InputError
+from ner.models import default_model_path
 from ner.vocab import Vocab, WordVocab
 
 FORBIDDEN = -10000.0  # as ner.model.FORBIDDEN: the score of a move the scheme forbids
@@ -161,12 +162,14 @@ class NumpyTagger(TaggerCore):
         )
 
     @classmethod
-    def load(cls, path: str | Path) -> NumpyTagger:
-        """Load a checkpoint file written by ``ner train``, without PyTorch.
+    def load(cls, path: str | Path | None = None) -> NumpyTagger:
+        """Load a checkpoint file written by ``ner train``, without PyTorch (no path: the bundled
+        model).
 
         Raises:
             InputError: a missing, damaged or incompatible file.
         """
+        path = default_model_path() if path is None else path
         obj = load_arrays(path)
         try:
             return cls.from_checkpoint(obj)

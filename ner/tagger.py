@@ -17,6 +17,7 @@ from ner.core import MAX_LEN, Entity, Prediction, TaggerCore
 from ner.encode import Encoder
 from ner.errors import InputError
 from ner.model import BiLstmCrf
+from ner.models import default_model_path
 from ner.tags import Scheme
 from ner.vocab import Vocab, WordVocab
 
@@ -37,7 +38,10 @@ def resolve_device(name: str) -> torch.device:
 
 
 class Tagger(TaggerCore):
-    """A trained model with its vocabularies and tag schemes, ready to tag on one device."""
+    """A trained model with its vocabularies and tag schemes, ready to tag on one device.
+
+    ``tag`` and ``predict`` take token lists (entity ``start``/``end`` are token indices);
+    ``tag_texts`` takes raw strings (entity ``start``/``end`` are character offsets, as over HTTP)."""
 
     def __init__(
         self,
@@ -86,12 +90,14 @@ class Tagger(TaggerCore):
         return cls(model, encoder, scheme["model"], scheme["data"], obj["metadata"], device)
 
     @classmethod
-    def load(cls, path: str | Path, device: str = "auto") -> Tagger:
-        """Load a checkpoint file written by ``ner train``.
+    def load(cls, path: str | Path | None = None, device: str = "auto") -> Tagger:
+        """Load a checkpoint file written by ``ner train``; with no path, the bundled model
+        (``NER_MODEL`` if set, see :func:`ner.models.default_model_path`).
 
         Raises:
             InputError: a missing, damaged or incompatible file, or an unavailable device.
         """
+        path = default_model_path() if path is None else path
         obj = load_checkpoint(path)
         try:
             return cls.from_checkpoint(obj, resolve_device(device))

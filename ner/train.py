@@ -65,6 +65,7 @@ class History:
     epochs: list[EpochRecord] = field(default_factory=list)
     best_epoch: int = 0
     best_f1: float = -1.0
+    time_limited: bool = False  # stopped by max_minutes: the resume state is kept for --resume
 
 
 class Progress(Protocol):
@@ -139,7 +140,8 @@ def train(
     state: dict[str, Any] | None = None
     if resume:
         state = load_plain(state_file)
-        cfg = replace(cfg, **state["train_config"])
+        # the run's own settings, but for the time limit, which belongs to this sitting
+        cfg = replace(cfg, **{**state["train_config"], "max_minutes": cfg.max_minutes})
         model_cfg = {k: v for k, v in state["model_config"].items() if not k.startswith("num_")}
     torch.manual_seed(cfg.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
@@ -188,7 +190,8 @@ def train(
                 log.info("no better dev F1 for %d epochs: stopping", cfg.patience)
                 break
             if cfg.max_minutes and time.monotonic() - started > 60 * cfg.max_minutes:
-                log.info("time limit of %.0f minutes reached: stopping", cfg.max_minutes)
+                log.info("time limit of %g minutes reached: stopping", cfg.max_minutes)
+                history.time_limited = True
                 break
             lr = cfg.lr / (1 + cfg.lr_decay * (epoch - 1))
             for group in optimizer.param_groups:
@@ -249,8 +252,12 @@ def train(
                 progress.end_epoch(record, better)
             if caught:
                 raise Interrupted(f"stopped by signal {caught[0]} after epoch {epoch}")
-    state_file.unlink(missing_ok=True)
+    if not history.time_limited:
+        state_file.unlink(missing_ok=True)  # finished: nothing left to resume
     return history
+
+
+_NO_MATPLOTLIB_TOLD: list[bool] = []  # said once per process, not every epoch
 
 
 def write_metrics(out: Path, history: History) -> None:
@@ -269,7 +276,9 @@ def write_metrics(out: Path, history: History) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        log.info("matplotlib not installed: no learning-curve PNG")
+        if not _NO_MATPLOTLIB_TOLD:
+            log.info("matplotlib not installed (pip install 'ner-service[train]'): no learning-curve PNG")
+            _NO_MATPLOTLIB_TOLD.append(True)
         return
     epochs = [r.epoch for r in history.epochs]
     fig, ax = plt.subplots(figsize=(6, 3.5))

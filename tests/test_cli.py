@@ -381,3 +381,81 @@ def test_tag_stopped_by_sigterm_keeps_whole_lines(model_path: Path, tmp_path: Pa
     assert data.endswith(b"\n") and all(
         json.loads(line)["entities"] is not None for line in data.splitlines()
     )
+
+
+def test_version_and_help_with_an_example_and_every_flag_explained(capsys) -> None:
+    from ner import __version__
+    from ner.cli import _parser
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"ner-service {__version__}"
+    parser = _parser()
+    sub = next(a for a in parser._actions if isinstance(a, __import__("argparse")._SubParsersAction))
+    for name, command in sub.choices.items():
+        assert command.epilog and command.epilog.startswith("example:\n  ner " + name), name
+        for action in command._actions:
+            assert action.help, f"ner {name} {action.option_strings} has no help"
+    assert "``" not in parser.format_help()  # no raw markup in the top help
+
+
+def test_evaluate_warns_or_fails_when_label_sets_differ(
+    model_path: Path, tmp_path: Path, capsys, caplog
+) -> None:
+    data = write_conll(
+        tmp_path / "other.txt",
+        [
+            [("Alice", "B-person"), ("visited", "O"), ("Paris", "B-location")],
+            [("Acme", "B-ORG"), ("won", "O")],
+        ],
+    )
+    args = ["evaluate", "--model", str(model_path), "--data", str(data)]
+    assert main(args) == 0
+    assert "share only ORG" in caplog.text and "the model lacks location, person" in caplog.text
+    assert "the data lacks LOC, MISC, PER" in caplog.text
+    table = capsys.readouterr().out.splitlines()
+    assert len({len(line) for line in table}) == 1  # aligned, "location" and "overall" included
+    assert main([*args, "--strict"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "other.txt: the model and the data share only ORG" in err and "\n" not in err
+
+
+def test_train_stopped_by_max_minutes_resumes(data_dir: Path, tmp_path: Path, capsys, caplog) -> None:
+    caplog.set_level("INFO", logger="ner")
+    out = tmp_path / "m.pt"
+    args = _train_args(data_dir, tmp_path, out)
+    assert main([*args, "--max-minutes", "0.00001"]) == 0  # stops after the first epoch
+    assert "carry on with --resume" in capsys.readouterr().out
+    assert out.with_name("m.resume.pt").exists()
+    assert (
+        "[model] word_dim=8 char_dim=8" in caplog.text
+        and "tag scheme: the data's iob2, trained as iobes" in caplog.text
+    )
+    assert main([*args, "--resume"]) == 0
+    history = json.loads(out.with_name("m.metrics.json").read_text())
+    assert len(history["epochs"]) == 3 and not out.with_name("m.resume.pt").exists()
+
+
+def test_a_file_that_is_not_a_checkpoint_is_one_clean_line(tmp_path: Path, capsys) -> None:
+    import torch
+
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"x": Path("not plain data")}, foreign)
+    for bad in (foreign, tmp_path / "notes.txt"):
+        bad.write_text("hello") if bad.suffix == ".txt" else None
+        assert main(["evaluate", "--model", str(bad), "--data", str(bad)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "not a readable checkpoint" in err and "\n" not in err and "weights_only" not in err, err
+
+
+def test_serve_checks_the_port_before_loading_the_model(tmp_path: Path, caplog) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        assert main(["serve", "--model", str(tmp_path / "never-loaded.pt"), "--port", str(port)]) == 2
+    assert f"127.0.0.1:{port} is not free" in caplog.text and "never-loaded" not in caplog.text
+    assert time.monotonic() - started < 5
