@@ -38,11 +38,11 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
     """Build the service. ``tagger`` may be given already loaded; else the lifespan loads it."""
     settings = settings or Settings()
     metrics = Metrics()
-    tokenizer = Tokenizer(settings.sentence_tokens)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loaded = tagger or load_tagger(settings)
+        tokenizer = Tokenizer(settings.sentence_tokens, loaded.tokenizer_style)  # the model's own
         if settings.worker == "process":
             path = Path(settings.model) if settings.model else default_model_path()
             make, predict = process_worker(

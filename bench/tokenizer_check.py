@@ -74,15 +74,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, default=Path("models/conll03-en.pt"))
     parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--tokenizer", default=None, help="style to use (default: the model's)")
+    parser.add_argument("--tokens-only", action="store_true", help="only the token agreement, no model")
     args = parser.parse_args()
-    tagger = Tagger.load(args.model, "cpu")
-    tokenizer = Tokenizer()
     data = read_conll(args.data)
     texts = [detokenise(s.tokens) for s in data.sentences]
-    same = sum(
-        [t.text for t in tokenizer.tokenize(text)] == s.tokens for s, (text, _) in zip(data.sentences, texts)
+    styles = (
+        [args.tokenizer]
+        if args.tokenizer
+        else (["conll", "social", "whitespace"] if args.tokens_only else [])
     )
-    print(f"gold tokens recovered: {same}/{len(texts)} sentences ({100 * same / len(texts):.2f}%)")
+    tagger = None if args.tokens_only else Tagger.load(args.model, "cpu")
+    tokenizer = Tokenizer(style=args.tokenizer or (tagger.tokenizer_style if tagger else "conll"))
+    for style in styles or [tokenizer.style]:
+        same = sum(
+            [t.text for t in Tokenizer(style=style).tokenize(text)] == s.tokens
+            for s, (text, _) in zip(data.sentences, texts)
+        )
+        share = 100 * same / len(texts)
+        print(f"{style}: gold tokens recovered for {same}/{len(texts)} sentences ({share:.2f}%)")
+    if tagger is None:
+        return
     gold = [char_spans(s.tags, spans) for s, (_, spans) in zip(data.sentences, texts)]
     on_tokens = [
         char_spans(tags, spans)

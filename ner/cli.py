@@ -87,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, required=True, help="checkpoint to write (.pt); NAME.resume.pt beside it"
     )
     t.add_argument("--scheme", choices=SCHEMES, help="tag scheme of the input files (default: detected)")
+    t.add_argument(
+        "--tokenizer", choices=("conll", "social", "whitespace"),
+        help="the raw-text tokenizer the model is for, recorded in it and used by ner serve and ner tag: "
+        "conll (newswire), social (keeps @user, #tag, URLs, emoji whole), whitespace (default: the "
+        "config's, else conll)",
+    )  # fmt: skip
     t.add_argument("--seed", type=int, help="random seed (default: the config's, else 1)")
     t.add_argument("--epochs", type=int, help="most epochs (default: the config's, else 40)")
     t.add_argument("--batch-size", type=int, help="sentences per step (default: the config's, else 32)")
@@ -203,7 +209,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         unknown = set(table) - known
         if unknown:
             raise InputError(f"unknown keys in [{name}]: {', '.join(sorted(unknown))}", args.config)
-    for key in ("seed", "epochs", "batch_size", "optimizer", "lr", "max_minutes"):
+    for key in ("seed", "epochs", "batch_size", "optimizer", "lr", "max_minutes", "tokenizer"):
         value = getattr(args, key)
         if value is not None:
             train_cfg[key] = value
@@ -211,6 +217,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = TrainConfig(**train_cfg)
     except TypeError as exc:
         raise InputError(f"bad [train] table: {exc}", args.config) from None
+    if cfg.tokenizer not in ("conll", "social", "whitespace"):
+        raise InputError(
+            f"bad [train] table: tokenizer must be conll, social or whitespace, not {cfg.tokenizer!r}",
+            args.config,
+        )
     try:  # check the [model] table now, not after the data is read
         ModelConfig(num_words=2, num_chars=2, num_tags=1, **model_cfg)
     except (TypeError, ValueError) as exc:

@@ -77,6 +77,10 @@ class TaggerCore:
         self.model_scheme = model_scheme
         self.data_scheme = data_scheme
         self.metadata = metadata
+        from ner.tokenize import STYLES  # (no cycle: tokenize needs nothing of this module)
+
+        if self.tokenizer_style not in STYLES:
+            raise ValueError(f"unknown tokenizer {self.tokenizer_style!r} in the metadata")
         labels = encoder.tags.items
         allowed = np.zeros((len(labels) + 2, len(labels) + 2), dtype=bool)
         for i, j in allowed_transitions(labels, model_scheme):
@@ -91,6 +95,12 @@ class TaggerCore:
     def _crf_scores(self) -> crf.CrfScores:
         """The CRF's scores with forbidden moves pushed down."""
         raise NotImplementedError
+
+    @property
+    def tokenizer_style(self) -> str:
+        """The raw-text tokenizer the model was trained for (see :mod:`ner.tokenize`); checkpoints
+        from before there was a choice were all CoNLL newswire."""
+        return str(self.metadata.get("tokenizer", "conll"))
 
     @property
     def labels(self) -> list[str]:
@@ -114,12 +124,12 @@ class TaggerCore:
         over the whole text. The sentences of all the texts are tagged together.
 
         Args:
-            tokenizer: splits texts into tokens and sentences (default: the service's, sentences cut
-                at 128 tokens).
+            tokenizer: splits texts into tokens and sentences (default: the model's own style, as the
+                service uses it, sentences cut at 128 tokens).
         """
         from ner.tokenize import Tokenizer
 
-        tokenizer = tokenizer or Tokenizer()
+        tokenizer = tokenizer or Tokenizer(style=self.tokenizer_style)
         return self.tag_sentences(texts, [tokenizer.sentences(text) for text in texts], batch_size)
 
     def tag_sentences(

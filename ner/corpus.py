@@ -217,7 +217,7 @@ class ChunkTagger:
     def __init__(self, tagger: TaggerCore, job: Job) -> None:
         self.tagger = tagger
         self.job = job
-        self.tokenizer = Tokenizer(job.sentence_tokens)
+        self.tokenizer = Tokenizer(job.sentence_tokens, tagger.tokenizer_style)  # the model's own
 
     def __call__(self, chunk: Chunk) -> ChunkResult:
         result = ChunkResult("", input_bytes=sum(len(line) + 1 for line in chunk.lines))

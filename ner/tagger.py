@@ -101,7 +101,7 @@ class Tagger(TaggerCore):
         obj = load_checkpoint(path)
         try:
             return cls.from_checkpoint(obj, resolve_device(device))
-        except (KeyError, TypeError, RuntimeError) as exc:
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
             raise InputError(f"checkpoint does not match this model ({exc})", path) from None
 
     def predict(

@@ -1,6 +1,14 @@
-"""Raw text to CoNLL-style tokens with exact character offsets, split into sentences.
+"""Raw text to tokens with exact character offsets, split into sentences.
 
-Tokens follow CoNLL-2003's Reuters conventions: "U.S.", "1,000.5", "Anglo-Dutch" and "1996-08-22"
+Three styles, one per kind of training data; a model records the one it was trained for
+(``ner train --tokenizer``) and the service and ``ner tag`` use it:
+
+- ``conll`` (the default, and what checkpoints that record none get): CoNLL-2003's Reuters conventions.
+- ``social``: the same, but ``@user``, ``#hashtag``, URLs, e-mail addresses, emoji (with their
+  modifiers, flags and ZWJ sequences) and a few emoticons stay whole, as in tweet corpora (WNUT-17).
+- ``whitespace``: tokens are what lies between spaces, nothing more.
+
+CoNLL tokens: "U.S.", "1,000.5", "Anglo-Dutch" and "1996-08-22"
 stay whole; "Baghdad." gives "Baghdad" and "."; "Iraq's" gives "Iraq" and "'s"; "don't" gives "do"
 and "n't". The splitting is a ``tokenizers`` pre-tokenizer, whose offsets are Python ``str`` indices,
 so ``text[token.start:token.end] == token.text`` for any Unicode input.
@@ -35,6 +43,19 @@ _PATTERN = "|".join(
         r"\S",  # any other character on its own
     ]
 )
+_EMOJI_TAIL = r"[\x{FE0F}\x{1F3FB}-\x{1F3FF}]*"  # variation selector, skin tones
+_SOCIAL = "|".join(
+    [
+        r"(?:https?://|www\.)\S+?(?=[.,!?;:)\]\"'’”]*$)",  # a URL, without the punctuation after it
+        r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",  # e-mail
+        r"[@#]\w+",  # @user, #hashtag
+        r"[\x{1F1E6}-\x{1F1FF}]{2}",  # a flag: two regional indicators
+        rf"\p{{Extended_Pictographic}}{_EMOJI_TAIL}(?:\x{{200D}}\p{{Extended_Pictographic}}{_EMOJI_TAIL})*",
+        r"(?<!\w)[:;=][-']?[)(\]\[DPp/|*](?!\w)",  # :) ;-) =D :P
+    ]
+)
+STYLES = ("conll", "social", "whitespace")
+_PATTERNS = {"conll": _PATTERN, "social": f"{_SOCIAL}|{_PATTERN}"}
 # What the pre-tokenizer splits words on: Rust's char::is_whitespace, the Unicode White_Space set.
 # (Python's str.isspace also counts U+001C-U+001F, so \s would split where Rust does not.)
 _WORD = re.compile("[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
@@ -52,13 +73,18 @@ class Token(NamedTuple):
 
 
 class Tokenizer:
-    """Splits text into tokens, then tokens into sentences of at most ``max_tokens``."""
+    """Splits text into tokens in one of :data:`STYLES`, then tokens into sentences of at most
+    ``max_tokens``."""
 
-    def __init__(self, max_tokens: int = 128) -> None:
+    def __init__(self, max_tokens: int = 128, style: str = "conll") -> None:
         if max_tokens < 1:
             raise ValueError(f"max_tokens must be positive, got {max_tokens}")
+        if style not in STYLES:
+            raise ValueError(f"unknown tokenizer style {style!r} (expected one of {', '.join(STYLES)})")
         self.max_tokens = max_tokens
-        self._split = pre_tokenizers.Split(Regex(_PATTERN), behavior="isolated")
+        self.style = style
+        pattern = _PATTERNS.get(style)
+        self._split = None if pattern is None else pre_tokenizers.Split(Regex(pattern), behavior="isolated")
         self._pieces: dict[str, list[tuple[str, int, int]]] = {}  # word -> (piece, start, end)
 
     def tokenize(self, text: str) -> list[Token]:
@@ -72,9 +98,13 @@ class Tokenizer:
             word, offset = match.group(), match.start()
             pieces = self._pieces.get(word)
             if pieces is None:
-                # Python counts a few control characters (U+001C-U+001F) as spaces where Rust does not
-                split = self._split.pre_tokenize_str(word)
-                pieces = [(p, start, end) for p, (start, end) in split if not p.isspace()]
+                if self._split is None:  # whitespace style: the word is the token
+                    pieces = [(word, 0, len(word))]
+                else:
+                    # Python counts a few control characters (U+001C-U+001F) as spaces where Rust
+                    # does not
+                    split = self._split.pre_tokenize_str(word)
+                    pieces = [(p, start, end) for p, (start, end) in split if not p.isspace()]
                 if len(self._pieces) >= CACHE_WORDS:
                     self._pieces.clear()  # bounded memory; refilling costs a text's worth of splits
                 self._pieces[word] = pieces

@@ -48,6 +48,7 @@ class TrainConfig:
     scheme: Scheme = "iobes"
     glove_limit: int = 150_000  # most frequent pretrained words kept beside the training words
     max_minutes: float = 0.0  # stop after this long (0: no limit)
+    tokenizer: str = "conll"  # the raw-text tokenizer the model is for: conll, social or whitespace
     seed: int = 1
 
 
@@ -171,6 +172,7 @@ def train(
         "dev": {"path": dev_data.path, "sha256": dev_data.sha256},
         "embeddings": {"words": len(vectors.words), "dim": vectors.dim, "pretrained_rows": found},
         "train_config": asdict(cfg),
+        "tokenizer": cfg.tokenizer,
         "versions": {
             "ner": __version__,
             "torch": str(torch.__version__),

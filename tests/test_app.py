@@ -14,6 +14,7 @@ from app.main import create_app
 from app.schemas import TagResponse
 from app.settings import Settings
 from ner.cli import main
+from ner.errors import InputError
 from ner.tagger import Tagger
 
 
@@ -187,3 +188,26 @@ def test_serves_on_the_gpu(model_path: Path, device: str) -> None:
         assert c.get("/info").json()["device"].startswith("cuda")
         body = c.post("/tag", json={"texts": ["Alice Walker visited Paris."] * 3}).json()
     assert [[e["text"] for e in r["entities"]] for r in body["results"]] == [["Alice Walker", "Paris"]] * 3
+
+
+def test_the_service_uses_the_tokenizer_the_model_was_trained_for(model_path: Path, tmp_path: Path) -> None:
+    from ner.checkpoint import load_checkpoint, save_atomic
+
+    obj = load_checkpoint(model_path)
+    assert "tokenizer" not in obj["metadata"] or obj["metadata"]["tokenizer"] == "conll"
+    obj["metadata"]["tokenizer"] = "social"
+    social = tmp_path / "social.pt"
+    save_atomic(obj, social)
+    body = {"texts": ["@jenny saw #Paris"], "return_tokens": True}
+    for path, tokens in (
+        (model_path, ["@", "jenny", "saw", "#", "Paris"]),
+        (social, ["@jenny", "saw", "#Paris"]),
+    ):
+        with TestClient(create_app(Settings(), Tagger.load(path, "cpu"))) as c:
+            result = c.post("/tag", json=body).json()["results"][0]
+            assert [t["text"] for t in result["tokens"]] == tokens
+            assert c.get("/info").json()["tokenizer"] == ("social" if path == social else "conll")
+    obj["metadata"]["tokenizer"] = "klingon"
+    save_atomic(obj, social)
+    with pytest.raises(InputError, match="unknown tokenizer 'klingon'"):
+        Tagger.load(social, "cpu")

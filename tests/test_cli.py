@@ -459,3 +459,17 @@ def test_serve_checks_the_port_before_loading_the_model(tmp_path: Path, caplog) 
         assert main(["serve", "--model", str(tmp_path / "never-loaded.pt"), "--port", str(port)]) == 2
     assert f"127.0.0.1:{port} is not free" in caplog.text and "never-loaded" not in caplog.text
     assert time.monotonic() - started < 5
+
+
+def test_train_records_the_tokenizer_and_ner_tag_uses_it(data_dir: Path, tmp_path: Path) -> None:
+    from ner.checkpoint import load_checkpoint
+    from ner.corpus import ChunkTagger, Job
+    from ner.numpy_model import NumpyTagger
+    from ner.tagger import Tagger
+
+    out = tmp_path / "social.pt"
+    assert main([*_train_args(data_dir, tmp_path, out), "--tokenizer", "social"]) == 0
+    assert load_checkpoint(out)["metadata"]["tokenizer"] == "social"
+    for tagger in (Tagger.load(out, "cpu"), NumpyTagger.load(out)):
+        work = ChunkTagger(tagger, Job("text", "jsonl"))
+        assert [t.text for t in work.tokenizer.tokenize("@alice flew #Paris")] == ["@alice", "flew", "#Paris"]

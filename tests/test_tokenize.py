@@ -97,3 +97,19 @@ def test_join_tokens() -> None:
     text, tokens = join_tokens(["EU", "rejects", "German"])
     assert text == "EU rejects German"
     assert [(t.start, t.end) for t in tokens] == [(0, 2), (3, 10), (11, 17)]
+
+
+def test_social_style_keeps_handles_tags_urls_and_emoji_whole() -> None:
+    text = "@jenny loved #NoWayHome 😀👍🏽 🇬🇧 see https://t.co/ab.c. or a.b@x.org :) U.S. don't"
+    social = Tokenizer(style="social").tokenize(text)
+    assert [t.text for t in social] == [
+        "@jenny", "loved", "#NoWayHome", "😀", "👍🏽", "🇬🇧", "see", "https://t.co/ab.c", ".", "or",
+        "a.b@x.org", ":)", "U.S.", "do", "n't",
+    ]  # fmt: skip
+    assert all(text[t.start : t.end] == t.text for t in social)
+    conll = [t.text for t in Tokenizer().tokenize("@jenny #NoWayHome")]
+    assert conll == ["@", "jenny", "#", "NoWayHome"]  # newswire rules, as before
+    spaced = Tokenizer(style="whitespace").tokenize("Hi  there, @you!\tok")
+    assert [(t.text, t.start) for t in spaced] == [("Hi", 0), ("there,", 4), ("@you!", 11), ("ok", 17)]
+    with pytest.raises(ValueError, match="unknown tokenizer style 'tweets'"):
+        Tokenizer(style="tweets")

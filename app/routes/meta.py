@@ -39,6 +39,7 @@ async def info(ready: ReadyDep) -> dict[str, Any]:
         "model": tagger.name,
         "labels": tagger.labels,
         "tag_scheme": {"model": tagger.model_scheme, "output": tagger.data_scheme},
+        "tokenizer": tagger.tokenizer_style,
         "dev_scores": meta.get("dev_scores"),
         "epoch": meta.get("epoch"),
         "score_temperature": tagger.temperature,
