@@ -1,19 +1,28 @@
 # The NER service: `docker build -t ner-service . && docker run -p 8000:8000 ner-service`
 FROM python:3.11-slim
 
-# Which PyTorch to install. The default is the CPU build from PyTorch's CPU wheel index; for a GPU
-# image pass e.g. --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu124. To install from
-# wheels on disk instead, put them in ./wheels/ (sent with the build context) and pass
+# Which PyTorch to install. The default is the tested release, CPU build, from PyTorch's CPU wheel
+# index; for a GPU image pass e.g. --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu124. To
+# install from wheels on disk instead, put them in ./wheels/ (sent with the build context) and pass
 # --build-arg TORCH_INDEX= so that only PyPI and that folder are looked at.
-ARG TORCH_SPEC="torch>=2.2"
+ARG TORCH_SPEC="torch==2.13.0"
 ARG TORCH_INDEX="https://download.pytorch.org/whl/cpu"
 
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /srv
 
-# Dependencies first, in their own cached layers: code changes don't reinstall them.
+# Dependencies first, in their own cached layers: code changes don't reinstall them. Only the
+# service's: the GloVe vectors and pyarrow are for training (the 'train' extra), not in the image.
+# An index that cannot be reached fails the build in seconds with what to do, not after minutes of
+# pip's retries.
 COPY wheels/ /tmp/wheels/
-RUN pip install --find-links /tmp/wheels ${TORCH_INDEX:+--extra-index-url "$TORCH_INDEX"} "$TORCH_SPEC" \
+RUN if [ -n "$TORCH_INDEX" ]; then python -c "import sys, urllib.request; \
+      urllib.request.urlopen(sys.argv[1], timeout=15)" "$TORCH_INDEX/torch/" >/dev/null 2>&1 \
+      || { echo "cannot reach TORCH_INDEX=$TORCH_INDEX: build from a wheel in ./wheels with" \
+                "--build-arg TORCH_INDEX= --build-arg TORCH_SPEC=torch==2.13.0 (README, Docker)" >&2; \
+           exit 1; }; fi \
+ && pip install --retries 2 --timeout 30 --find-links /tmp/wheels \
+      ${TORCH_INDEX:+--extra-index-url "$TORCH_INDEX"} "$TORCH_SPEC" \
  && rm -rf /tmp/wheels
 COPY pyproject.toml ./
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \

