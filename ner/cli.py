@@ -166,6 +166,43 @@ def _parser() -> argparse.ArgumentParser:
         "(starts in 3 s, then 1.5x faster; needed for a GPU); auto picks by input size and device",
     )  # fmt: skip
     _add_device(g)
+    u = _command(
+        sub, "tune", "search hyper-parameters with Optuna (pip install 'ner-service[tune]')",
+        "ner tune --train train.txt --dev dev.txt --trials 20 --out runs/tune",
+    )  # fmt: skip
+    u.add_argument("--train", dest="train_file", type=Path, help="training CoNLL file")
+    u.add_argument("--dev", type=Path, help="development CoNLL file (each trial's score)")
+    u.add_argument(
+        "--out", type=Path, required=True, help="folder for the study, best.toml, trials.csv, plots"
+    )
+    u.add_argument("--space", type=Path, default=None, help="search space TOML (default: the shipped one)")
+    u.add_argument(
+        "--config", type=Path, default=None, help="fixed [model]/[train] settings the trials start from"
+    )
+    u.add_argument(
+        "--embeddings", default=None, help="glove-6b-50d (the default) or a GloVe/word2vec text file"
+    )
+    u.add_argument(
+        "--trials", type=int, default=20, help="finished trials the study should hold, all workers together"
+    )
+    u.add_argument("--timeout", type=float, default=None, help="stop starting trials after this many minutes")
+    u.add_argument("--epochs-per-trial", type=int, default=10, help="most epochs of one trial")
+    u.add_argument("--max-minutes-per-trial", type=float, default=0.0, help="time cap of one trial (0: none)")
+    u.add_argument("--storage", default=None, help="Optuna RDB URL (default: sqlite:///OUT/study.db)")
+    u.add_argument("--study", default="ner", help="study name in the storage")
+    u.add_argument(
+        "--sampler", choices=("tpe", "cmaes", "random"), default="tpe", help="how trials are chosen"
+    )
+    u.add_argument(
+        "--pruner", choices=("median", "hyperband", "none"), default="median", help="stops bad trials early"
+    )
+    u.add_argument("--seed", type=int, default=None, help="the sampler's seed (default: random)")
+    u.add_argument("--scheme", choices=SCHEMES, help="tag scheme of the input files (default: detected)")
+    u.add_argument(
+        "--report", action="store_true", help="print the study's leaderboard and write its files; no trials"
+    )
+    _add_device(u)
+
     s = _command(
         sub, "serve", "run the HTTP service (settings also from NER_* environment variables)",
         "ner serve --model runs/model.pt --host 0.0.0.0 --port 8000",
@@ -487,11 +524,72 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve({k: v for k, v in overrides.items() if v is not None})
 
 
+def _cell(value: object, key: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.2f}" if key in ("dev_f1", "minutes") else f"{value:.4g}"
+    return str(value)
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from ner.tune import Search, default_space, leaderboard, make_study, read_space, run_search, write_outputs
+
+    out: Path = args.out
+    if not args.report and (args.train_file is None or args.dev is None):
+        raise InputError("ner tune needs --train and --dev (or --report to show a study)")
+    for name, value in (("--trials", args.trials), ("--epochs-per-trial", args.epochs_per_trial)):
+        if value < 1:
+            raise InputError(f"{name} must be at least 1, got {value}")
+    space = read_space(args.space or default_space())
+    config = _read_toml(args.config)
+    out.mkdir(parents=True, exist_ok=True)
+    storage = args.storage or f"sqlite:///{(out / 'study.db').resolve()}"
+    study = make_study(storage, args.study, args.sampler, args.pruner, args.seed)
+    search = Search(
+        train_file=args.train_file, dev_file=args.dev,
+        embeddings=args.embeddings or config.get("embeddings") or "glove-6b-50d",
+        base_model=dict(config.get("model", {})), base_train=dict(config.get("train", {})),
+        epochs_per_trial=args.epochs_per_trial, minutes_per_trial=args.max_minutes_per_trial,
+        device=args.device, scheme=args.scheme,
+    )  # fmt: skip
+    if not args.report:
+        log.info(
+            "study %r in %s: %d trials of at most %d epochs",
+            args.study,
+            storage,
+            args.trials,
+            args.epochs_per_trial,
+        )
+        run_search(study, search, space, args.trials, args.timeout)
+    rows = leaderboard(study)
+    if not rows:
+        print(f"study {args.study!r} in {storage} holds no trials")
+        return 0
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    print(" | ".join(keys))
+    for row in rows:
+        print(
+            " | ".join(
+                ""
+                if row.get(k) is None
+                else f"{row[k]:.2f}"
+                if isinstance(row.get(k), float)
+                else str(row[k])
+                for k in keys
+            )
+        )
+    for path in write_outputs(study, search, out):
+        log.info("wrote %s", path)
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "calibrate": cmd_calibrate,
     "tag": cmd_tag,
+    "tune": cmd_tune,
     "serve": cmd_serve,
 }
 
