@@ -200,6 +200,11 @@ def run_search(
         log.info("the study already holds %d trials", held)
         return
 
+    if held == 0:  # a new study: its first trial is the starting recipe, the baseline to beat
+        start = starting_values(search, space)
+        if start:
+            study.enqueue_trial(start, user_attrs={"baseline": True})
+
     def objective(trial: Any) -> float:
         return _trial(trial, search, space, train_data, dev_data, vectors, device)
 
@@ -212,11 +217,39 @@ def run_search(
     )
 
 
+def starting_values(search: Search, space: list[Param]) -> dict[str, Any]:
+    """The searched settings as the fixed config (or the defaults) has them, where the space holds them."""
+    from dataclasses import asdict
+
+    from ner.train import TrainConfig
+
+    defaults = {
+        "model": {**asdict(ModelConfig(num_words=2, num_chars=2, num_tags=1)), **search.base_model},
+        "train": {**asdict(TrainConfig()), **search.base_train},
+    }
+    start = {}
+    for p in space:
+        value = defaults[p.table].get(p.name)
+        inside = (
+            value in p.choices
+            if p.choices is not None
+            else (
+                isinstance(value, int | float)
+                and p.low is not None
+                and p.high is not None
+                and p.low <= value <= p.high
+            )
+        )
+        if inside:
+            start[p.key] = value
+    return start if len(start) == len(space) else {}
+
+
 def _trial(
     trial: Any, search: Search, space: list[Param], train_data: Any, dev_data: Any, vectors: Any, device: Any
 ) -> float:
     optuna = import_optuna()
-    from ner.train import EpochRecord, TrainConfig, train
+    from ner.train import EpochRecord, Interrupted, TrainConfig, train
 
     model_cfg = dict(search.base_model)
     train_cfg = dict(search.base_train)
@@ -244,6 +277,9 @@ def _trial(
 
         def end_epoch(self, record: EpochRecord, best: bool) -> None:
             f1 = float(record.dev["overall"]["f1"])
+            log.info(
+                "trial %d, epoch %d: dev F1 %.2f (%.0f s)", trial.number, record.epoch, f1, record.seconds
+            )
             self.curve.append(f1)
             trial.set_user_attr("curve", list(self.curve))
             trial.report(f1, record.epoch)
@@ -251,9 +287,12 @@ def _trial(
                 raise optuna.TrialPruned(f"dev F1 {f1:.2f} after epoch {record.epoch}")
 
     with tempfile.TemporaryDirectory(prefix="ner-tune-") as tmp:
-        history = train(
-            model_cfg, cfg, train_data, dev_data, vectors, Path(tmp) / "trial.pt", device, Report()
-        )
+        try:
+            history = train(
+                model_cfg, cfg, train_data, dev_data, vectors, Path(tmp) / "trial.pt", device, Report()
+            )
+        except Interrupted:  # Ctrl-C or SIGTERM: Optuna records the trial as failed and stops
+            raise KeyboardInterrupt from None
     trial.set_user_attr("best_epoch", history.best_epoch)
     log.info(
         "trial %d: dev F1 %.2f (epoch %d) with %s",

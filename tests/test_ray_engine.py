@@ -52,6 +52,12 @@ def test_ray_output_equals_the_local_output(local_ray, model_path: Path, tmp_pat
         key=lambda r: r["id"],
     )
     assert got == expected
+    import pyarrow.parquet as pq
+
+    parquet = tmp_path / "out.parquet"
+    tag_with_ray(str(folder), str(parquet), model_path, workers=1, device="cpu", block_records=4)
+    table = pq.read_table(parquet).to_pylist()  # a folder of shards, read as one table
+    assert sorted(table, key=lambda r: r["id"]) == expected
     with pytest.raises(InputError, match="already exists"):
         tag_with_ray(str(folder), str(out), model_path, workers=1)
     with pytest.raises(InputError, match="leaves none of the cluster's 2 CPUs"):

@@ -108,3 +108,17 @@ def test_trains_on_the_gpu_and_the_checkpoint_loads_on_the_cpu(data_dir: Path, t
     assert len(history.epochs) == SHORT.epochs and history.epochs[-1].loss < history.epochs[0].loss
     tagger = Tagger.load(out, "cpu")
     assert len(tagger.tag([["Alice", "visited", "Paris", "."]])[0]) == 4
+
+
+def test_the_defaults_are_the_bundled_recipe() -> None:
+    import tomllib
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from ner.config import ModelConfig
+    from ner.train import TrainConfig
+
+    recipe = tomllib.loads((Path(__file__).resolve().parent.parent / "configs" / "conll03.toml").read_text())
+    model = asdict(ModelConfig(num_words=2, num_chars=2, num_tags=1))
+    assert {k: model[k] for k in recipe["model"]} == recipe["model"]
+    assert {k: asdict(TrainConfig())[k] for k in recipe["train"]} == recipe["train"]

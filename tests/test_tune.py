@@ -158,3 +158,38 @@ def test_the_shipped_space_is_valid() -> None:
 
     keys = {p.key for p in read_space(default_space())}
     assert {"model.hidden", "model.dropout", "train.lr", "train.batch_size"} <= keys
+
+
+def test_an_interrupted_study_stops_and_a_rerun_finishes_it(data_dir: Path, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    out = tmp_path / "tune"
+    args = _args(data_dir, tmp_path, out, "--trials", "4", "--pruner", "none", "--epochs-per-trial", "30")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "ner.cli", *args], env=env, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if (out / "study.db").exists() and any(t.state.name == "COMPLETE" for t in _study(out).trials):
+            break
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    before = _study(out).trials
+    assert len(before) < 4 and before[-1].state.name == "FAIL"  # the one it was in, stopped
+    assert main(args) == 0  # the same command carries on
+    after = _study(out).trials
+    assert [t.number for t in after] == list(range(4))
+    assert [t.state.name for t in after[len(before) :]] == ["COMPLETE"] * (4 - len(before))
+
+
+def test_a_new_study_starts_from_the_bundled_recipe(tmp_path: Path) -> None:
+    from ner.tune import Search, default_space, read_space, starting_values
+
+    search = Search(tmp_path, tmp_path, "glove-6b-50d", {}, {}, 10, 0.0)
+    start = starting_values(search, read_space(default_space()))
+    assert start["model.hidden"] == 128 and start["train.lr"] == 0.002 and start["train.optimizer"] == "nadam"
+    narrow = tmp_path / "space.toml"
+    narrow.write_text("[model.hidden]\nchoices = [8, 16]\n")
+    assert starting_values(search, read_space(narrow)) == {}  # 128 is not among the choices: no baseline
