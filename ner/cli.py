@@ -569,16 +569,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     keys = list(dict.fromkeys(k for r in rows for k in r))
     print(" | ".join(keys))
     for row in rows:
-        print(
-            " | ".join(
-                ""
-                if row.get(k) is None
-                else f"{row[k]:.2f}"
-                if isinstance(row.get(k), float)
-                else str(row[k])
-                for k in keys
-            )
-        )
+        print(" | ".join(_cell(row.get(k), k) for k in keys))
     for path in write_outputs(study, search, out):
         log.info("wrote %s", path)
     return 0
