@@ -33,6 +33,7 @@ from typing import Any
 
 from ner.config import ModelConfig
 from ner.errors import InputError
+from ner.process import stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -205,16 +206,29 @@ def run_search(
         if start:
             study.enqueue_trial(start, user_attrs={"baseline": True})
 
-    def objective(trial: Any) -> float:
-        return _trial(trial, search, space, train_data, dev_data, vectors, device)
+    # Between trials a signal becomes a flag, read before each trial and after it: raised as an
+    # exception there, it could land in Optuna's clean-up (a weakref callback, which drops it). During a
+    # trial, training's own handler stops it after the current batch.
+    with stop_on_signals() as caught:
 
-    study.optimize(
-        objective,
-        timeout=None if not timeout_minutes else 60 * timeout_minutes,
-        catch=(Exception,),
-        callbacks=[optuna.study.MaxTrialsCallback(trials, states=None)],
-        gc_after_trial=True,
-    )
+        def objective(trial: Any) -> float:
+            if caught:
+                raise KeyboardInterrupt
+            return _trial(trial, search, space, train_data, dev_data, vectors, device)
+
+        def stop_if_signalled(study: Any, _trial: Any) -> None:
+            if caught:
+                study.stop()
+
+        study.optimize(
+            objective,
+            timeout=None if not timeout_minutes else 60 * timeout_minutes,
+            catch=(Exception,),
+            callbacks=[optuna.study.MaxTrialsCallback(trials, states=None), stop_if_signalled],
+            gc_after_trial=True,
+        )
+    if caught:
+        raise KeyboardInterrupt
 
 
 def starting_values(search: Search, space: list[Param]) -> dict[str, Any]:

@@ -162,22 +162,21 @@ def test_the_shipped_space_is_valid() -> None:
 
 def test_an_interrupted_study_stops_and_a_rerun_finishes_it(data_dir: Path, tmp_path: Path) -> None:
     import signal
-    import time
 
     out = tmp_path / "tune"
     args = _args(data_dir, tmp_path, out, "--trials", "4", "--pruner", "none", "--epochs-per-trial", "30")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "ner.cli", *args], env=env, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if (out / "study.db").exists() and any(t.state.name == "COMPLETE" for t in _study(out).trials):
+    assert proc.stderr is not None
+    for line in proc.stderr:  # Optuna logs each finished trial: interrupt the one after the first
+        if b"finished with value" in line:
             break
-        time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err.decode()[-2000:]
     before = _study(out).trials
-    assert len(before) < 4 and before[-1].state.name == "FAIL"  # the one it was in, stopped
+    # stopped between trials, or in one (then recorded as failed); none left running
+    assert len(before) < 4 and {t.state.name for t in before} <= {"COMPLETE", "FAIL"}
     assert main(args) == 0  # the same command carries on
     after = _study(out).trials
     assert [t.number for t in after] == list(range(4))
