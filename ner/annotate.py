@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
-from ner.core import Prediction, TaggerCore
-from ner.tokenize import Token, Tokenizer
+from ner.core import Prediction
+from ner.tokenize import Token
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,3 @@ def entities(text: str, sentences: list[list[Token]], predictions: list[Predicti
             )
         base += len(tokens)
     return found
-
-
-def tag_text(tagger: TaggerCore, tokenizer: Tokenizer, text: str) -> list[dict[str, object]]:
-    """Entities of one raw text as JSON-ready dictionaries."""
-    sentences = tokenizer.sentences(text)
-    predictions = tagger.predict([[t.text for t in s] for s in sentences])
-    return [asdict(e) for e in entities(text, sentences, predictions)]

@@ -427,10 +427,10 @@ def cmd_tag(args: argparse.Namespace) -> int:
         "conll" if fmt == "conll" and not as_jsonl else "jsonl"
     )
     job = Job(fmt, out_format, args.text_field, args.skip_bad, batch_size=args.batch_size)
-    size = os.path.getsize(args.input) if args.input != "-" and not args.input.endswith(".gz") else None
+    file_bytes = None if args.input == "-" else os.path.getsize(args.input)
     backend = args.backend
     if backend == "auto":
-        small = args.input == "-" or (os.path.getsize(args.input) < NUMPY_BELOW_BYTES * workers)
+        small = file_bytes is None or file_bytes < NUMPY_BELOW_BYTES * workers
         backend = "numpy" if small and not cuda else "torch"
     if backend == "numpy" and cuda:
         raise InputError("--backend numpy runs on the CPU only; use --backend torch for a GPU")
@@ -452,6 +452,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
         if workers > 1
         else None
     )
+    size = None if args.input.endswith(".gz") else file_bytes  # the bar counts uncompressed bytes
     bar = tqdm(total=size, unit="B", unit_scale=True, desc="tagging", disable=None, dynamic_ncols=True)
     records = tokens = bad = 0
     started = time.monotonic()

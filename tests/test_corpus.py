@@ -6,7 +6,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ner.annotate import tag_text
 from ner.corpus import (
     Chunk,
     ChunkTagger,
@@ -77,7 +76,7 @@ def test_records_keep_their_fields_and_get_the_service_entities(tagger: Tagger) 
     assert (
         first["id"] == 1 and first["meta"] == {"k": [1]} and second == {"id": 2, "text": "", "entities": []}
     )
-    assert first["entities"] == tag_text(tagger, Tokenizer(), first["text"])
+    assert first["entities"] == [vars(e) for e in tagger.tag_texts([first["text"]], Tokenizer())[0]]
     assert [(e["text"], e["label"]) for e in first["entities"]] == [("Alice Walker", "PER"), ("Paris", "LOC")]
     assert (result.records, result.bad, result.error) == (2, [], None)
 
