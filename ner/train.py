@@ -156,11 +156,17 @@ def train(
     )
     model = BiLstmCrf(config)
     matrix, found = embedding_matrix(encoder.words.items, vectors, cfg.seed)
+    assert isinstance(model.word_embed, torch.nn.Embedding)
     model.word_embed.weight.data.copy_(torch.from_numpy(matrix))
+    encoded = [encoder.encode(s.tokens, convert(s.tags, cfg.scheme)) for s in train_data.sentences]
+    seen = {encoder.words.unk, *(w for e in encoded for w in e.words)}
+    model.freeze_words_except(torch.tensor(sorted(seen)))  # no other row ever gets a gradient
     model.to(device)
     optimizer = make_optimizer(model.parameters(), cfg)
     history = History()
     if state is not None:
+        if state.get("optimizer_over") != "training words":
+            raise InputError("the resume state comes from an older version: start the run again", state_file)
         if state["vocab_words"] != encoder.words.items:
             raise InputError("the training data or embeddings changed since the run began", state_file)
         model.load_state_dict(state["model"])
@@ -180,7 +186,6 @@ def train(
         },
     }
     tagger = Tagger(model, encoder, cfg.scheme, train_data.scheme or "iob2", metadata, device)
-    encoded = [encoder.encode(s.tokens, convert(s.tags, cfg.scheme)) for s in train_data.sentences]
     lengths = [len(e.words) for e in encoded]
     is_single = torch.zeros(len(encoder.words), dtype=torch.bool)
     is_single[[encoder.words.index[w] for w in singletons]] = True
@@ -243,6 +248,7 @@ def train(
                     "vocab_words": encoder.words.items,
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
+                    "optimizer_over": "training words",  # the embedding rows it updates
                     "history": [asdict(r) for r in history.epochs],
                     "best_epoch": history.best_epoch,
                     "best_f1": history.best_f1,

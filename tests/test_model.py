@@ -142,3 +142,39 @@ def test_remembered_tables_and_crf_scores_follow_weight_changes() -> None:
     model.loss(batch, batch.tags).backward()
     optimizer.step()
     assert not (model.crf_scores().start == again.start).all()
+
+
+def test_training_only_the_seen_word_rows_changes_nothing_but_the_cost() -> None:
+    """Words 2-3 are in the batches, 4-5 never: NAdam with the unseen rows frozen takes the same steps."""
+    enc = _encoder()
+    batches = [
+        collate([enc.encode(["paris", "is"], ["S-LOC", "O"]), enc.encode(["is"], ["O"])]),
+        collate([enc.encode(["is", "paris", "is"], ["O", "S-LOC", "O"])]),
+    ]
+    results = []
+    for freeze in (False, True):
+        model = _model()
+        model.train()
+        if freeze:
+            model.freeze_words_except(torch.tensor([1, 2, 3]))
+        optimizer = torch.optim.NAdam(model.parameters(), lr=0.01)
+        for step in range(4):
+            torch.manual_seed(step)  # the same dropout masks in both runs
+            batch = batches[step % 2]
+            assert batch.tags is not None
+            optimizer.zero_grad()
+            model.loss(batch, batch.tags).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimizer.step()
+        results.append(model.state_dict())
+    plain, frozen = results
+    assert plain.keys() == frozen.keys()
+    for key in plain:
+        assert torch.allclose(plain[key], frozen[key], atol=1e-6), key
+    untouched = _model().word_embed.weight
+    assert torch.equal(frozen["word_embed.weight"][4:], untouched[4:].detach())  # never seen, never moved
+    assert not torch.allclose(frozen["word_embed.weight"][2], untouched[2])  # seen and trained
+    reloaded = _model()
+    reloaded.freeze_words_except(torch.tensor([1, 2, 3]))
+    reloaded.load_state_dict(frozen)  # the plain format loads into the partly frozen module
+    assert torch.equal(reloaded.state_dict()["word_embed.weight"], frozen["word_embed.weight"])
