@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,12 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from app.batcher import MicroBatcher
 from app.deps import Ready
+from app.logs import configure as configure_logs
 from app.metrics import Metrics
-from app.middleware import MeasureAndLimit
+from app.middleware import Gatekeeper
 from app.routes import meta, tag
 from app.settings import Settings
 from app.worker import process_worker, thread_worker
@@ -43,7 +48,8 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         loaded = tagger or load_tagger(settings)
         tokenizer = Tokenizer(settings.sentence_tokens, loaded.tokenizer_style)  # the model's own
-        if settings.worker == "process":
+        lanes = settings.model_workers()
+        if settings.uses_processes():
             path = Path(settings.model) if settings.model else default_model_path()
             make, predict = process_worker(
                 path, settings.device, settings.model_threads(), settings.batch_size
@@ -57,12 +63,17 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
             settings.batch_wait_ms,
             settings.queue_limit,
             metrics,
+            lanes=lanes,
+            queue_tokens=settings.queue_tokens,
+            max_wait_s=settings.max_wait_s,
+            timeout_s=settings.model_timeout_s,
         )
         await batcher.warm_up()
         freeze_loaded_objects()
         batcher.start()
         app.state.ready = Ready(loaded, batcher, tokenizer, settings, metrics)
-        log.info("model %s ready on %s (%s worker)", loaded.name, loaded.device, settings.worker)
+        kind = "process" if settings.uses_processes() else "thread"
+        log.info("model %s ready on %s (%d %s worker(s))", loaded.name, loaded.device, lanes, kind)
         try:
             yield
         finally:
@@ -79,9 +90,55 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
     app.state.ready = None
     app.include_router(tag.router)
     app.include_router(meta.router)
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
+    app.add_middleware(
+        Gatekeeper,
+        metrics=metrics,
+        max_body_bytes=settings.max_body_bytes,
+        body_timeout_s=settings.header_timeout_s,
+        api_keys=settings.keys(),
+        log_requests=settings.access_log,
+    )
+    if settings.origins():  # outermost: preflight requests are answered before the key is asked for
+        from starlette.middleware.cors import CORSMiddleware
 
-    app.add_middleware(MeasureAndLimit, metrics=metrics, max_body_bytes=settings.max_body_bytes)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.origins(),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
     return app
+
+
+def _printable(value: object) -> object:
+    """``value`` as JSON can always carry it: a lone surrogate escaped, a long string cut."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")[:300]
+    return value if isinstance(value, int) else repr(value)[:300]
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """400 for a body that is not JSON, 422 for one that does not fit the schema. Unlike FastAPI's
+    own handler, the input is never echoed: it may hold what JSON cannot render (NaN, a lone
+    surrogate), and a client has it already."""
+    errors = exc.errors()
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            reason = (error.get("ctx") or {}).get("error", "")
+            where = error["loc"][-1] if error.get("loc") else "?"
+            detail = f"the body is not valid JSON: {_printable(reason)} (at character {where})"
+            return JSONResponse(status_code=400, content={"detail": detail})
+    shown = [
+        {
+            "loc": [_printable(part) for part in error.get("loc", ())],
+            "msg": _printable(error.get("msg", "")),
+            "type": _printable(error.get("type", "")),
+        }
+        for error in errors[:20]
+    ]
+    return JSONResponse(status_code=422, content={"detail": shown})
 
 
 def _port_taken(host: str, port: int) -> str | None:
@@ -102,11 +159,66 @@ def _port_taken(host: str, port: int) -> str | None:
     return None
 
 
+def _protocol(header_timeout_s: float) -> type:
+    """uvicorn's h11 protocol, with a deadline for each request's headers: a connection that has
+    not sent a whole request head this long after it opened (or after its last response) is
+    closed. uvicorn closes idle keep-alive connections, but not one that never sends a byte or
+    sends its headers one byte at a time, and enough of those use up the file descriptors."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class Protocol(H11Protocol):
+        _head_timer: asyncio.TimerHandle | None = None
+        _waiting_since_cycle: object = None
+
+        def _arm(self) -> None:
+            self._disarm()
+            self._waiting_since_cycle = self.cycle
+            self._head_timer = self.loop.call_later(header_timeout_s, self._too_slow)
+
+        def _disarm(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _too_slow(self) -> None:
+            self._head_timer = None
+            if self.cycle is self._waiting_since_cycle and not self.transport.is_closing():
+                self.transport.close()  # no request began: nothing to answer
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def handle_events(self) -> None:
+            super().handle_events()
+            if self._head_timer is not None and self.cycle is not self._waiting_since_cycle:
+                self._disarm()  # a request head arrived
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()
+
+    return Protocol
+
+
 def serve(overrides: dict[str, Any]) -> int:
     """Load the model (one clear line and exit code 2 if it cannot be), then run uvicorn."""
     import uvicorn
 
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        log.error("cannot start: bad settings (NER_* variables or options): %s", problems)
+        return 2
+    configure_logs(settings.log_format)
     busy = _port_taken(settings.host, settings.port)
     if busy is not None:  # before the model loads, not after
         log.error("cannot start: %s:%d is not free (%s)", settings.host, settings.port, busy)
@@ -120,7 +232,10 @@ def serve(overrides: dict[str, Any]) -> int:
         create_app(settings, tagger),
         host=settings.host,
         port=settings.port,
-        log_level="info",
-        access_log=settings.access_log,
+        http=_protocol(settings.header_timeout_s),
+        log_config=None,  # configure_logs did it
+        access_log=False,  # the app writes its own, with the request id
+        limit_concurrency=settings.limit_concurrency,
+        timeout_keep_alive=settings.timeout_keep_alive,
     )
     return 0

@@ -1,4 +1,8 @@
-"""Prometheus metrics, one registry per app so that several apps (tests) never collide."""
+"""Prometheus metrics, one registry per app so that several apps (tests) never collide.
+
+Only the server process records metrics (model workers are processes behind its one batcher, and
+report nothing themselves), so the counts are whole without the client library's multiprocess mode.
+"""
 
 from __future__ import annotations
 
@@ -30,4 +34,11 @@ class Metrics:
         self.queue_depth = Gauge(
             "ner_queue_sentences", "sentences waiting or running", registry=self.registry
         )
+        self.queue_tokens = Gauge("ner_queue_tokens", "tokens waiting or running", registry=self.registry)
         self.tokens = Counter("ner_tokens", "tokens tagged", registry=self.registry)
+        self.workers_ready = Gauge("ner_workers_ready", "model workers up", registry=self.registry)
+        self.worker_restarts = Counter(
+            "ner_worker_restarts",
+            "model workers replaced after a failure or a missed deadline",
+            registry=self.registry,
+        )

@@ -1,52 +1,167 @@
-"""A plain ASGI middleware: request metrics and the body-size limit (cheaper than BaseHTTPMiddleware)."""
+"""One plain ASGI middleware (cheaper than BaseHTTPMiddleware) for what every request goes through:
+its id, the API key, the body limit and deadline, metrics and the access log."""
 
 from __future__ import annotations
 
+import asyncio
+import hmac
+import logging
+import re
 import time
+import uuid
+from collections.abc import Awaitable, Callable
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.metrics import Metrics
 
+access_log = logging.getLogger("app.access")
 
-class MeasureAndLimit:
-    """Counts requests and latency by route and status; answers 413 to a declared body over the limit."""
+OPEN_PATHS = frozenset({"/health", "/ready"})  # probes never need a key
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
-    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int) -> None:
+
+class _Refused(Exception):
+    def __init__(self, status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> None:
+        self.response = JSONResponse(status_code=status, content=body, headers=headers)
+
+
+class Gatekeeper:
+    """Per request: an ``X-Request-ID`` (the client's if it is sane, else a new one) on the response
+    and in the access log; 401 without a valid key when ``api_keys`` are set; the body read in full
+    before the app sees it, counted as it arrives, chunked or not (413 past ``max_body_bytes``, 408 if
+    it takes longer than ``body_timeout_s``); request counts and latency by route, method and status,
+    with one label for every unknown route and one for every unknown method."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        max_body_bytes: int,
+        body_timeout_s: float,
+        api_keys: list[str],
+        log_requests: bool,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
+        self.keys = [k.encode() for k in api_keys]
+        self.log_requests = log_requests
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        headers = dict(scope["headers"])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
         status = 500
 
         async def record(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
-        length = dict(scope["headers"]).get(b"content-length")
         try:
-            if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-                limit = self.max_body_bytes
-                response = JSONResponse(
-                    status_code=413,
-                    content={
-                        "detail": f"request body exceeds max_body_bytes={limit}",
-                        "limit": "max_body_bytes",
-                        "max": limit,
-                    },
-                )
-                await response(scope, receive, record)
+            try:
+                self._check_key(scope["path"], headers)
+                receive = await self._read_body(headers, receive)
+            except _Refused as refused:
+                await refused.response(scope, receive, record)
             else:
                 await self.app(scope, receive, record)
         finally:
-            path = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.requests.labels(path, scope["method"], str(status)).inc()
-            self.metrics.latency.labels(path).observe(time.perf_counter() - started)
+            self._measure(scope, status, started, request_id)
+
+    def _check_key(self, path: str, headers: dict[bytes, bytes]) -> None:
+        if not self.keys or path in OPEN_PATHS:
+            return
+        scheme, _, token = headers.get(b"authorization", b"").partition(b" ")
+        # every key is compared, each in constant time: the time says nothing about which matched
+        matched = False
+        for key in self.keys:
+            matched |= hmac.compare_digest(token.strip(), key)
+        if scheme.lower() != b"bearer" or not matched:
+            raise _Refused(
+                401,
+                {"detail": "a valid API key is required: 'Authorization: Bearer KEY'"},
+                {"WWW-Authenticate": "Bearer"},
+            )
+
+    async def _read_body(self, headers: dict[bytes, bytes], receive: Receive) -> Receive:
+        """The whole body read here, so that its size is known before anything parses it; the app
+        gets it back as one message."""
+        length = headers.get(b"content-length")
+        chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
+        if length is None and not chunked:
+            return receive
+        limit = self.max_body_bytes
+        detail = f"request body exceeds max_body_bytes={limit}"
+        too_large = _Refused(413, {"detail": detail, "limit": "max_body_bytes", "max": limit})
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        deadline = time.monotonic() + self.body_timeout_s
+        while True:
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                raise _Refused(
+                    408, {"detail": f"the request body did not arrive within {self.body_timeout_s:g} s"}
+                ) from None
+            if message["type"] == "http.disconnect":
+                return _replay(b"", receive)  # the app sees an empty body; nobody reads the answer
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return _replay(b"".join(chunks), receive)
+
+    def _measure(self, scope: Scope, status: int, started: float, request_id: str) -> None:
+        path = getattr(scope.get("route"), "path", "unmatched")
+        method = scope["method"] if scope["method"] in METHODS else "OTHER"
+        seconds = time.perf_counter() - started
+        self.metrics.requests.labels(path, method, str(status)).inc()
+        self.metrics.latency.labels(path).observe(seconds)
+        if self.log_requests:
+            client = scope.get("client")
+            access_log.info(
+                "%s %s %s %d %.1f ms id=%s",
+                f"{client[0]}:{client[1]}" if client else "-",
+                method,
+                path,
+                status,
+                1000 * seconds,
+                request_id,
+                extra={
+                    "request_id": request_id,
+                    "method": method,
+                    "route": path,
+                    "status": status,
+                    "ms": round(1000 * seconds, 2),
+                },
+            )
+
+
+def _replay(body: bytes, receive: Receive) -> Callable[[], Awaitable[Message]]:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # after the body: wait for the client to disconnect, as ASGI does
+
+    return replay

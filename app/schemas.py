@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_surrogate(text: str, where: str) -> None:
+    """JSON may escape half of a UTF-16 pair (``"\\ud800"``), which is no character at all: such a
+    string cannot be tokenised or sent back."""
+    found = _SURROGATE.search(text)
+    if found:
+        raise ValueError(
+            f"{where} holds a lone surrogate (U+{ord(found.group()):04X}) at character {found.start()}: "
+            "not Unicode text"
+        )
 
 
 class TagRequest(BaseModel):
@@ -12,7 +26,10 @@ class TagRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"texts": ["U.N. official Ekeus heads for Baghdad."]}]},
+        json_schema_extra={
+            "examples": [{"texts": ["U.N. official Ekeus heads for Baghdad."]}],
+            "description": "Exactly one of 'texts' and 'tokens' (422 otherwise).",
+        },
     )
 
     texts: list[str] | None = Field(None, description="raw texts, tokenised by the service")
@@ -25,10 +42,13 @@ class TagRequest(BaseModel):
     def exactly_one(self) -> Self:
         if (self.texts is None) == (self.tokens is None):
             raise ValueError("give exactly one of 'texts' and 'tokens'")
+        for i, text in enumerate(self.texts or []):
+            _no_surrogate(text, f"texts[{i}]")
         for i, sentence in enumerate(self.tokens or []):
             for j, token in enumerate(sentence):
+                _no_surrogate(token, f"tokens[{i}][{j}]")
                 if not token or any(c.isspace() for c in token):
-                    raise ValueError(f"tokens[{i}][{j}] is empty or holds whitespace: {token!r}")
+                    raise ValueError(f"tokens[{i}][{j}] is empty or holds whitespace: {token[:100]!r}")
         return self
 
 

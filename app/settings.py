@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _cores() -> int:
+    """The CPUs this process may run on (a container's CPU set, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 class Settings(BaseSettings):
@@ -18,25 +26,89 @@ class Settings(BaseSettings):
     device: str = Field("auto", description="auto (GPU if present), cpu or cuda")
     host: str = Field("127.0.0.1", description="address to listen on")
     port: int = Field(8000, ge=1, le=65535, description="port to listen on")
-    worker: Literal["thread", "process"] = Field(
-        "thread", description="run the model in a thread of the server or in a process of its own"
+    workers: int = Field(
+        0,
+        ge=0,
+        description="model processes, one thread each (0: one fewer than the cores from 3 cores on, "
+        "else 1; always 1 on a GPU)",
+    )
+    worker: Literal["auto", "thread", "process"] = Field(
+        "auto",
+        description="with one model worker: run it in a thread of the server or in a process of its "
+        "own (auto: a thread); more than one are always processes",
     )
     threads: int = Field(
-        0, ge=0, description="PyTorch CPU threads for the model (0: one fewer than the cores, at least 1)"
+        0,
+        ge=0,
+        description="PyTorch CPU threads per model worker (0: 1 with several workers, else one fewer "
+        "than the cores, at least 1)",
     )
-
-    def model_threads(self) -> int:
-        """The PyTorch thread count to use: the event loop keeps a core of its own when ``threads`` is 0."""
-        return self.threads or max(1, (os.cpu_count() or 1) - 1)
-
     batch_size: int = Field(256, ge=1, description="most sentences in one model call")
     batch_wait_ms: float = Field(
         0.0, ge=0, description="extra wait for more requests before a model call (ms)"
     )
-    queue_limit: int = Field(8192, ge=1, description="sentences waiting before 503")
+    queue_limit: int = Field(8192, ge=1, description="sentences waiting or running before 503")
+    queue_tokens: int = Field(200_000, ge=1, description="tokens waiting or running before 503")
+    max_wait_s: float = Field(
+        5.0, gt=0, description="503 when the estimated wait in the queue is longer (seconds)"
+    )
+    model_timeout_s: float = Field(
+        30.0, gt=0, description="deadline of one model call: its requests get 504, the worker is replaced"
+    )
     max_texts: int = Field(128, ge=1, description="texts (or token lists) per request")
     max_chars: int = Field(20_000, ge=1, description="characters per text")
     max_tokens: int = Field(2_000, ge=1, description="tokens per pre-tokenised list")
-    max_body_bytes: int = Field(4_000_000, ge=1, description="request body size")
-    access_log: bool = Field(False, description="log every request (uvicorn's access log)")
+    max_token_chars: int = Field(1_000, ge=1, description="characters per pre-tokenised token")
+    max_body_bytes: int = Field(4_000_000, ge=1, description="request body size, counted as it arrives")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="time for a client to send a request's headers, and then its body"
+    )
+    timeout_keep_alive: int = Field(5, ge=1, description="idle keep-alive connections close after (s)")
+    limit_concurrency: int = Field(
+        1000, ge=1, description="connections and requests at once before uvicorn answers 503"
+    )
+    api_keys: str = Field(
+        "",
+        description="comma-separated keys; when set, every route but /health and /ready needs "
+        "'Authorization: Bearer KEY' (401 without)",
+    )
+    cors_origins: str = Field("", description="comma-separated origins allowed by CORS ('*': any)")
+    access_log: bool = Field(False, description="log every request with its X-Request-ID")
+    log_format: Literal["text", "json"] = Field("text", description="log lines as text or JSON")
     sentence_tokens: int = Field(128, ge=1, description="longest sentence before it is cut")
+
+    @model_validator(mode="after")
+    def _one_thread_worker(self) -> Self:
+        if self.worker == "thread" and self.workers > 1:
+            raise ValueError(f"worker=thread runs one model worker, not workers={self.workers}")
+        return self
+
+    def on_gpu(self) -> bool:
+        if self.device == "auto":
+            import torch
+
+            return bool(torch.cuda.is_available())
+        return self.device.startswith("cuda")
+
+    def model_workers(self) -> int:
+        """How many model workers to run."""
+        if self.workers:
+            return self.workers
+        cores = _cores()
+        return 1 if cores <= 2 or self.on_gpu() else cores - 1
+
+    def uses_processes(self) -> bool:
+        return self.model_workers() > 1 or self.worker == "process"
+
+    def model_threads(self) -> int:
+        """PyTorch threads per worker: several workers take one each; one worker leaves the event
+        loop a core of its own."""
+        if self.threads:
+            return self.threads
+        return 1 if self.model_workers() > 1 else max(1, _cores() - 1)
+
+    def keys(self) -> list[str]:
+        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+    def origins(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]

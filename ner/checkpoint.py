@@ -8,19 +8,22 @@ pays in full. So torch is imported here only by the functions that need it.
 from __future__ import annotations
 
 import io
+import math
 import os
 import pickle
 import tempfile
 import zipfile
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from ner.errors import InputError
 
 FORMAT_VERSION = 1
+SCHEMES = ("iob1", "iob2", "iobes")  # as ner.tags.Scheme (not imported: it would load more than needed)
 REQUIRED = ("format_version", "model_config", "vocab", "scheme", "metadata", "state_dict")
 
 
@@ -28,12 +31,20 @@ def save_atomic(obj: Any, path: str | Path) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename: readers never see half a file."""
     import torch
 
+    write_atomic(path, lambda f: torch.save(obj, f))
+
+
+def write_atomic(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
+    """``write`` to a file of a unique temporary name beside ``path``, synced, then renamed over it:
+    readers see the old file or the new one, never half of one. On any error (a full disk) the
+    temporary file is removed and the error raised; one left by a killed process is named
+    ``.NAME.*.tmp`` (see :func:`remove_stale_temporaries`)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         umask = os.umask(0)
@@ -45,6 +56,16 @@ def save_atomic(obj: Any, path: str | Path) -> None:
         raise
 
 
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Remove what :func:`write_atomic` left beside ``path`` when its process was killed mid-write
+    (call it only where no other process writes ``path``). Returns the files removed."""
+    target = Path(path)
+    stale = sorted(target.parent.glob(f".{target.name}.*.tmp"))
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return stale
+
+
 def load_plain(path: str | Path) -> dict[str, Any]:
     """Load a file written by :func:`save_atomic` without unpickling any code."""
     import torch
@@ -52,6 +73,7 @@ def load_plain(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     if not p.is_file():
         raise InputError("checkpoint not found", p)
+    _verify_zip(p)  # torch.load does not check the CRCs: a flipped bit would load as another weight
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged file
@@ -89,6 +111,17 @@ def load_arrays(path: str | Path) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise InputError("not a checkpoint: expected a dictionary", p)
     return _checked(obj, path)
+
+
+def _verify_zip(path: Path) -> None:
+    """Every member of the zip archive against its CRC-32 (about 20 ms for the bundled model)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise InputError(f"not a readable checkpoint ({_first_line(exc)})", path) from None
+    if damaged is not None:
+        raise InputError(f"damaged checkpoint: {damaged} fails its CRC check", path)
 
 
 def _first_line(exc: Exception) -> str:
@@ -148,13 +181,63 @@ class _ArrayUnpickler(pickle.Unpickler):
 
 
 def _checked(obj: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """``obj`` if every field that reaches arithmetic or a lookup is what the model needs; else one
+    :class:`InputError` naming the field."""
     missing = [k for k in REQUIRED if k not in obj]
     if missing:
         raise InputError(f"not a model checkpoint: missing {', '.join(missing)}", path)
     if obj["format_version"] != FORMAT_VERSION:
         raise InputError(
-            f"checkpoint format {obj['format_version']} is not supported (this version reads "
+            f"checkpoint format {obj['format_version']!r} is not supported (this version reads "
             f"{FORMAT_VERSION})",
             path,
         )
+    problem = _problem(obj)
+    if problem:
+        raise InputError(f"not a usable checkpoint: {problem}", path)
     return obj
+
+
+def _problem(obj: dict[str, Any]) -> str | None:
+    from ner.config import ModelConfig
+
+    config, vocab, scheme, metadata = (obj[k] for k in ("model_config", "vocab", "scheme", "metadata"))
+    if not isinstance(config, dict):
+        return "model_config is not a table"
+    try:
+        ModelConfig(**config)
+    except (TypeError, ValueError) as exc:
+        return f"model_config: {exc}"
+    if not isinstance(vocab, dict) or any(
+        not isinstance(vocab.get(k), list) or not all(isinstance(w, str) for w in vocab[k])
+        for k in ("words", "chars", "tags")
+    ):
+        return "vocab must hold lists of strings: words, chars and tags"
+    if not isinstance(scheme, dict) or any(scheme.get(k) not in SCHEMES for k in ("model", "data")):
+        return f"scheme must give 'model' and 'data', each one of {', '.join(SCHEMES)}"
+    if not isinstance(metadata, dict):
+        return "metadata is not a table"
+    calibration = metadata.get("calibration", {})
+    temperature = calibration.get("temperature", 1.0) if isinstance(calibration, dict) else None
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float):
+        return "metadata.calibration.temperature must be a number"
+    if not (math.isfinite(temperature) and temperature > 0):
+        return f"metadata.calibration.temperature must be finite and positive (got {temperature})"
+    state = obj["state_dict"]
+    if not isinstance(state, dict):
+        return "state_dict is not a table"
+    for name, value in state.items():
+        if not _finite(value):
+            return f"state_dict[{name!r}] holds NaN or infinite values"
+    return None
+
+
+def _finite(value: Any) -> bool:
+    """Whether a tensor or array (of any dtype) holds only finite numbers; other values pass."""
+    if isinstance(value, np.ndarray):
+        return not np.issubdtype(value.dtype, np.floating) or bool(np.isfinite(value).all())
+    if hasattr(value, "is_floating_point"):  # a torch tensor
+        import torch
+
+        return not value.is_floating_point() or bool(torch.isfinite(value).all())
+    return True

@@ -213,6 +213,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default=None, help="address to listen on (default: NER_HOST, else 127.0.0.1)")
     s.add_argument("--port", type=int, default=None, help="port (default: NER_PORT, else 8000)")
     s.add_argument("--device", default=None, help="auto, cpu or cuda (default: NER_DEVICE, else auto)")
+    s.add_argument(
+        "--workers", type=int, default=None,
+        help="model processes, one thread each (default: NER_WORKERS, else one fewer than the cores "
+        "from 3 cores on, else 1)",
+    )  # fmt: skip
     return parser
 
 
@@ -304,11 +309,15 @@ def cmd_train(args: argparse.Namespace) -> int:
             )
 
     started = time.monotonic()
+    bar = Bar()
     try:
-        history = train(model_cfg, cfg, train_data, dev_data, vectors, out, device, Bar(), resume=args.resume)
+        history = train(model_cfg, cfg, train_data, dev_data, vectors, out, device, bar, resume=args.resume)
     except Interrupted as exc:
         print(f"ner: {exc}; best checkpoint kept in {out}; carry on with --resume", file=sys.stderr)
         return 130
+    finally:
+        if bar.bar is not None:
+            bar.bar.close()  # an error then starts a line of its own
     minutes = (time.monotonic() - started) / 60
     print(
         f"best dev F1 {history.best_f1:.2f} at epoch {history.best_epoch}; "
@@ -521,6 +530,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "host": args.host,
         "port": args.port,
         "device": args.device,
+        "workers": args.workers,
     }
     return serve({k: v for k, v in overrides.items() if v is not None})
 
@@ -596,6 +606,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except InputError as exc:
         print(f"ner: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a permission, a vanished folder: what failed, in one line
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"ner: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("ner: interrupted", file=sys.stderr)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 MAX_WORD_CHARS = 24
 CACHE_TOKENS = 200_000  # encodings of this many distinct tokens are remembered between batches
+CACHE_TOKEN_CHARS = 32  # ... if they are no longer than this (so the cache is bounded in bytes too)
 
 
 def casing(token: str) -> int:
@@ -99,7 +100,8 @@ class Encoder:
         """:meth:`batch` as numpy arrays.
 
         The fast path for tagging: each distinct token of the batch is looked up once (and remembered
-        for later batches, up to ``CACHE_TOKENS`` tokens), and the padded arrays are filled by numpy
+        for later batches, up to ``CACHE_TOKENS`` tokens of up to ``CACHE_TOKEN_CHARS`` characters), and
+        the padded arrays are filled by numpy
         indexing rather than token by token."""
         tokens = list(chain.from_iterable(sentences))
         rows = {t: i for i, t in enumerate(dict.fromkeys(tokens), 1)}  # token -> row; row 0 is padding
@@ -113,7 +115,7 @@ class Encoder:
         if len(known) + len(fresh) > CACHE_TOKENS:
             known.clear()  # bounded memory; refilling costs one batch's worth of lookups
         if len(fresh) <= CACHE_TOKENS:
-            known.update(fresh)
+            known.update((t, e) for t, e in fresh.items() if len(t) <= CACHE_TOKEN_CHARS)
         word_rows, case_rows, spelled = zip(*encoded)
         widths = np.fromiter(map(len, spelled), dtype=np.int64, count=len(spelled))
         chars = np.zeros((len(rows) + 1, int(widths.max())), dtype=np.int64)

@@ -17,7 +17,7 @@ import torch
 
 from ner import __version__
 from ner.batch import buckets, collate
-from ner.checkpoint import load_plain, save_atomic
+from ner.checkpoint import load_plain, remove_stale_temporaries, save_atomic, write_atomic
 from ner.config import ModelConfig
 from ner.conll import Corpus
 from ner.embeddings import Vectors, embedding_matrix
@@ -138,6 +138,9 @@ def train(
         Interrupted: on SIGINT/SIGTERM, after which ``out`` still holds the best epoch so far.
     """
     state_file = resume_path(out)
+    for written in (out, state_file, *_metrics_files(out)):
+        for stale in remove_stale_temporaries(written):
+            log.info("removed %s, left by a run that was killed while writing", stale)
     state: dict[str, Any] | None = None
     if resume:
         state = load_plain(state_file)
@@ -275,9 +278,9 @@ def write_metrics(out: Path, history: History) -> None:
         "best_dev_f1": history.best_f1,
         "epochs": [asdict(r) for r in history.epochs],
     }
-    tmp = out.with_name(out.stem + ".metrics.json.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(out.with_name(out.stem + ".metrics.json"))
+    metrics_json, curve_png = _metrics_files(out)
+    text = (json.dumps(data, indent=2) + "\n").encode()
+    write_atomic(metrics_json, lambda f: f.write(text))
     try:
         import matplotlib
 
@@ -298,5 +301,12 @@ def write_metrics(out: Path, history: History) -> None:
     loss_ax.set_ylabel("train loss (NLL per sentence)")
     fig.legend(loc="center right", bbox_to_anchor=(0.86, 0.5))
     fig.tight_layout()
-    fig.savefig(out.with_name(out.stem + ".curve.png"), dpi=100)
-    plt.close(fig)
+    try:
+        write_atomic(curve_png, lambda f: fig.savefig(f, format="png", dpi=100))
+    finally:
+        plt.close(fig)
+
+
+def _metrics_files(out: Path) -> tuple[Path, Path]:
+    """The learning curve's files beside the checkpoint ``out``: JSON and PNG."""
+    return out.with_name(out.stem + ".metrics.json"), out.with_name(out.stem + ".curve.png")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,9 @@ SENTENCES = [
 ]
 
 torch.set_num_threads(1)  # tiny tensors: threads only add overhead
+# One model worker, whatever the machine: the app tests hand in the tiny tagger, which a model worker
+# process would not use (it loads the checkpoint path). Tests of the default set it themselves.
+os.environ.setdefault("NER_WORKERS", "1")
 
 TINY_MODEL = {"char_dim": 8, "char_filters": 16, "casing_dim": 4, "hidden": 32, "dropout": 0.1}
 TINY_TRAIN = TrainConfig(

@@ -78,10 +78,9 @@ def test_bad_requests_are_422(client: TestClient, body: dict[str, object]) -> No
 
 
 def test_broken_json_and_utf8_are_4xx(client: TestClient) -> None:
-    assert (
-        client.post("/tag", content=b"{not json", headers={"content-type": "application/json"}).status_code
-        == 422
-    )
+    broken = client.post("/tag", content=b"{not json", headers={"content-type": "application/json"})
+    assert broken.status_code == 400
+    assert broken.json()["detail"].startswith("the body is not valid JSON")
     bad = client.post(
         "/tag", content=b'{"texts": ["\xff\xfe"]}', headers={"content-type": "application/json"}
     )
@@ -103,11 +102,17 @@ def test_limits_give_413_naming_the_limit(client: TestClient, body: dict[str, ob
     assert response.json()["limit"] == limit
 
 
-def test_full_queue_gives_503_with_retry_after(tagger: Tagger) -> None:
-    with TestClient(create_app(Settings(queue_limit=1), tagger)) as c:
+@pytest.mark.parametrize(
+    ("limits", "limit"), [({"queue_limit": 1}, "queue_limit"), ({"queue_tokens": 5}, "queue_tokens")]
+)
+def test_a_request_no_queue_could_take_is_413_not_503(
+    tagger: Tagger, limits: dict[str, int], limit: str
+) -> None:
+    """Two sentences, six tokens: over either limit on an idle server, so retrying could never work."""
+    with TestClient(create_app(Settings(**limits), tagger)) as c:
         response = c.post("/tag", json={"texts": ["Alice went home. Bob stayed."]})
-        assert response.status_code == 503
-        assert response.headers["retry-after"] == "1"
+        assert response.status_code == 413
+        assert response.json()["limit"] == limit
         assert c.post("/tag", json={"texts": ["Alice went home."]}).status_code == 200
 
 
@@ -172,12 +177,23 @@ def test_process_worker_gives_the_same_answers(client: TestClient, tagger: Tagge
         assert c.post("/tag", json=body).json() == client.post("/tag", json=body).json()
 
 
-def test_model_threads_leave_the_event_loop_a_core(monkeypatch) -> None:
+def test_workers_and_threads_from_the_cores(monkeypatch) -> None:
+    monkeypatch.delenv("NER_WORKERS", raising=False)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     assert Settings(threads=3).model_threads() == 3
-    monkeypatch.setattr("os.cpu_count", lambda: 8)
-    assert Settings().model_threads() == 7
-    monkeypatch.setattr("os.cpu_count", lambda: 1)
-    assert Settings().model_threads() == 1
+    monkeypatch.setattr("app.settings._cores", lambda: 8)
+    eight = Settings()  # seven processes of one thread each; the event loop keeps a core
+    assert (eight.model_workers(), eight.model_threads(), eight.uses_processes()) == (7, 1, True)
+    one = Settings(workers=1)  # one thread worker with the threads
+    assert (one.model_workers(), one.model_threads(), one.uses_processes()) == (1, 7, False)
+    monkeypatch.setattr("app.settings._cores", lambda: 2)
+    two = Settings()
+    assert (two.model_workers(), two.model_threads(), two.uses_processes()) == (1, 1, False)
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    monkeypatch.setattr("app.settings._cores", lambda: 16)
+    assert Settings().model_workers() == 1  # one GPU, one worker
+    with pytest.raises(ValueError, match="worker=thread runs one model worker"):
+        Settings(worker="thread", workers=2)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 
@@ -473,3 +474,25 @@ def test_train_records_the_tokenizer_and_ner_tag_uses_it(data_dir: Path, tmp_pat
     for tagger in (Tagger.load(out, "cpu"), NumpyTagger.load(out)):
         work = ChunkTagger(tagger, Job("text", "jsonl"))
         assert [t.text for t in work.tokenizer.tokenize("@alice flew #Paris")] == ["@alice", "flew", "#Paris"]
+
+
+def test_a_full_disk_while_training_is_one_line_with_exit_2_and_leaves_no_temporary_files(
+    data_dir: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    import errno
+
+    import torch
+
+    def full_disk(obj: object, f: BinaryIO) -> None:
+        f.write(b"half a checkpoint")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    out = tmp_path / "runs" / "m.pt"
+    out.parent.mkdir()
+    stale = out.parent / ".m.resume.pt.k1ll3d.tmp"  # what a process killed mid-write left behind
+    stale.write_bytes(b"")
+    monkeypatch.setattr(torch, "save", full_disk)
+    assert main(_train_args(data_dir, tmp_path, out)) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines()[-1] == "ner: error: No space left on device", err
+    assert sorted(p.name for p in out.parent.iterdir()) == []  # no checkpoint, no .tmp, stale one gone

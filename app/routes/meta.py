@@ -21,12 +21,21 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", responses={503: {"description": "the model is not loaded"}})
+@router.get(
+    "/ready", responses={503: {"description": "the model is loading, or a model worker is being replaced"}}
+)
 async def ready(request: Request) -> Response:
-    """200 once the model is loaded and the batcher runs, 503 before."""
-    if getattr(request.app.state, "ready", None) is None:
+    """200 once the model is loaded and every model worker answers; 503 before, and while a worker
+    that failed is being replaced."""
+    state = getattr(request.app.state, "ready", None)
+    if state is None:
         return JSONResponse({"status": "loading"}, status_code=503, headers={"Retry-After": "1"})
-    return JSONResponse({"status": "ready"})
+    workers = {"ready": state.batcher.workers_ready(), "total": state.batcher.lanes}
+    if not state.batcher.ready:
+        return JSONResponse(
+            {"status": "restarting", "workers": workers}, status_code=503, headers={"Retry-After": "2"}
+        )
+    return JSONResponse({"status": "ready", "workers": workers})
 
 
 @router.get("/info")
@@ -53,11 +62,16 @@ async def info(ready: ReadyDep) -> dict[str, Any]:
             "cell": config.cell,
         },
         "device": str(tagger.device),
+        "workers": ready.batcher.lanes,
         "versions": {"ner": __version__, "torch": torch.__version__, "trained_with": meta.get("versions")},
     }
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "metrics"}},
+)
 async def metrics(m: MetricsDep) -> Response:
     """Prometheus text format."""
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)

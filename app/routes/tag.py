@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from app.batcher import Overloaded
+from app.batcher import TooLarge, Unavailable
 from app.deps import ReadyDep
 from app.schemas import ErrorOut, TagRequest, TagResponse
 from app.settings import Settings
@@ -15,8 +15,15 @@ from ner.tokenize import Token, join_tokens
 router = APIRouter(tags=["tagging"])
 
 ERRORS: dict[int | str, dict[str, object]] = {
-    413: {"model": ErrorOut, "description": "a request limit was exceeded"},
-    503: {"model": ErrorOut, "description": "overloaded: retry after Retry-After seconds"},
+    400: {"model": ErrorOut, "description": "the body is not JSON"},
+    401: {"model": ErrorOut, "description": "an API key is required (only when the service has keys)"},
+    408: {"model": ErrorOut, "description": "the body did not arrive in time"},
+    413: {"model": ErrorOut, "description": "a request limit was exceeded: the limit and its maximum"},
+    503: {
+        "model": ErrorOut,
+        "description": "overloaded, or the model worker is restarting: retry after Retry-After seconds",
+    },
+    504: {"model": ErrorOut, "description": "the model call missed its deadline (model_timeout_s)"},
 }
 
 
@@ -37,6 +44,11 @@ def _check_limits(body: TagRequest, settings: Settings) -> JSONResponse | None:
     for i, tokens in enumerate(body.tokens or []):
         if len(tokens) > settings.max_tokens:
             return _too_large(f"tokens[{i}] with {len(tokens)} tokens", "max_tokens", settings.max_tokens)
+        longest = settings.max_token_chars
+        for j, token in enumerate(tokens):
+            if len(token) > longest:
+                what = f"tokens[{i}][{j}] with {len(token)} characters"
+                return _too_large(what, "max_token_chars", longest)
     return None
 
 
@@ -59,9 +71,13 @@ async def tag(body: TagRequest, ready: ReadyDep) -> JSONResponse:
     flat = [[t.text for t in sentence] for _, sentences in docs for sentence in sentences]
     try:
         predictions = await ready.batcher.submit(flat)
-    except Overloaded as exc:
+    except TooLarge as exc:  # no queue could ever take it: retrying cannot help
+        return _too_large(f"this request's {exc.what}", exc.limit, exc.maximum)
+    except Unavailable as exc:
         return JSONResponse(
-            status_code=503, content={"detail": f"overloaded: {exc}"}, headers={"Retry-After": "1"}
+            status_code=exc.status,
+            content={"detail": str(exc)},
+            headers={"Retry-After": str(exc.retry_after)},
         )
     ready.metrics.tokens.inc(sum(map(len, flat)))
     # Plain dictionaries in TagResponse's shape: a pydantic model here would be validated again on

@@ -1,0 +1,98 @@
+"""Checkpoints that would load but poison answers are refused, in one line, by both loaders."""
+
+import math
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from ner.checkpoint import load_arrays, load_checkpoint, save_atomic
+from ner.cli import main
+from ner.errors import InputError
+
+LOADERS = [load_checkpoint, load_arrays]
+
+
+def _edited(model_path: Path, tmp_path: Path, edit: Callable[[dict[str, Any]], None]) -> Path:
+    obj = load_checkpoint(model_path)
+    edit(obj)
+    out = tmp_path / "edited.pt"
+    save_atomic(obj, out)
+    return out
+
+
+def _set(path: str, value: object) -> Callable[[dict[str, Any]], None]:
+    def edit(obj: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        for key in parents:
+            obj = obj.setdefault(key, {})
+        obj[last] = value
+
+    return edit
+
+
+def _poison(name: str, row: int) -> Callable[[dict[str, Any]], None]:
+    def edit(obj: dict[str, Any]) -> None:
+        weight = obj["state_dict"][name].clone()
+        weight[row] = math.nan
+        obj["state_dict"][name] = weight
+
+    return edit
+
+
+@pytest.mark.parametrize("load", LOADERS)
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (_set("metadata.calibration.temperature", 0.0), "temperature must be finite and positive"),
+        (_set("metadata.calibration.temperature", math.nan), "temperature must be finite and positive"),
+        (_set("metadata.calibration.temperature", "hot"), "temperature must be a number"),
+        (_poison("word_embed.weight", 0), r"state_dict\['word_embed.weight'\] holds NaN"),  # the padding row
+        (_poison("proj.weight", 1), r"state_dict\['proj.weight'\] holds NaN"),
+        (_set("model_config.cell", "rnn"), "model_config: cell must be 'lstm' or 'gru'"),
+        (_set("model_config.hidden", "big"), "model_config: hidden must be a positive integer"),
+        (_set("scheme.model", "bilou"), "scheme must give 'model' and 'data'"),
+        (_set("metadata", "a string"), "metadata is not a table"),
+        (_set("vocab.words", [1, 2]), "vocab must hold lists of strings"),
+    ],
+)
+def test_values_that_reach_arithmetic_are_checked(
+    model_path: Path, tmp_path: Path, load: Callable[[Path], Any], edit: Callable[[dict[str, Any]], None],
+    message: str,
+) -> None:  # fmt: skip
+    with pytest.raises(InputError, match=message):
+        load(_edited(model_path, tmp_path, edit))
+
+
+@pytest.mark.parametrize("load", LOADERS)
+def test_a_flipped_byte_inside_the_archive_is_found(model_path: Path, tmp_path: Path, load) -> None:
+    damaged = tmp_path / "damaged.pt"
+    data = bytearray(model_path.read_bytes())
+    with zipfile.ZipFile(model_path) as archive:
+        member = max(archive.infolist(), key=lambda i: i.file_size)  # the largest tensor
+    header = member.header_offset
+    start = header + 30 + int.from_bytes(data[header + 26 : header + 28], "little")
+    start += int.from_bytes(data[header + 28 : header + 30], "little")
+    data[start + member.file_size // 2] ^= 0x40
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"CRC") as caught:
+        load(damaged)
+    assert "weights_only" not in str(caught.value)
+
+
+def test_the_cli_refuses_a_poisoned_checkpoint_in_one_line_with_exit_2(
+    model_path: Path, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = _edited(model_path, tmp_path, _poison("proj.weight", 0))
+    assert main(["evaluate", "--model", str(bad), "--data", str(data_dir / "train.txt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "holds NaN" in err and str(bad) in err
+
+
+def test_the_checked_file_still_loads(model_path: Path) -> None:
+    obj = load_checkpoint(model_path)
+    assert torch.isfinite(obj["state_dict"]["proj.weight"]).all()
+    assert load_arrays(model_path)["vocab"] == obj["vocab"]
