@@ -1,9 +1,11 @@
 """The HTTP contract and every error path, through FastAPI's TestClient."""
 
 import gc
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import torch
 from fastapi.testclient import TestClient
@@ -239,3 +241,112 @@ def test_the_service_needs_nothing_that_only_training_uses() -> None:
         "assert not extra, extra"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _raw(client: TestClient, body: bytes) -> httpx.Response:
+    return client.post("/tag", content=body, headers={"content-type": "application/json"})
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (b'{"texts": ["Paris \\ud800"]}', "texts[0] holds a lone surrogate (U+D800) at character 6"),
+        (b'{"texts": ["ok", "\\udfff"]}', "texts[1] holds a lone surrogate (U+DFFF)"),
+        (b'{"tokens": [["Paris", "x\\ud83d"]], "return_tokens": true}', "tokens[0][1] holds a lone"),
+    ],
+)
+def test_lone_surrogates_are_422_naming_the_field(client: TestClient, body: bytes, where: str) -> None:
+    response = _raw(client, body)
+    assert response.status_code == 422
+    assert where in response.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"texts": [NaN]}',
+        b'{"texts": ["a"], "return_tokens": Infinity}',
+        b'{"texts": ["a"], "extra": -Infinity}',
+        b'{"texts": ["a"], "extra": 1e999}',
+        b"NaN",
+        b'{"\\ud800": 1, "texts": ["a"]}',  # a 422 whose location is unprintable
+        b'{"tokens": [["\\ud800 x"]]}',  # surrogate and whitespace: the message quotes the token
+        b'["\\ud800"]',
+    ],
+)
+def test_what_json_cannot_render_never_reaches_an_answer(client: TestClient, body: bytes) -> None:
+    response = _raw(client, body)
+    assert response.status_code == 422, response.text
+    json.dumps(response.json(), allow_nan=False)  # the answer itself is strict JSON
+    assert client.post("/tag", json={"texts": ["Alice went home."]}).status_code == 200
+
+
+def test_a_token_longer_than_max_token_chars_is_413(tagger: Tagger) -> None:
+    with TestClient(create_app(Settings(max_token_chars=10), tagger)) as c:
+        response = c.post("/tag", json={"tokens": [["Alice", "x" * 11]]})
+        assert response.status_code == 413
+        assert response.json() == {
+            "detail": "tokens[0][1] with 11 characters exceeds max_token_chars=10",
+            "limit": "max_token_chars",
+            "max": 10,
+        }
+
+
+def test_a_chunked_body_is_counted_as_it_arrives(client: TestClient) -> None:
+    """No Content-Length: the limit (5,000 bytes here) is applied to what arrives."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"texts": ["'
+        for _ in range(100):
+            yield b"x" * 100
+        yield b'"]}'
+
+    response = client.post("/tag", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["limit"] == "max_body_bytes"
+    small = client.post(
+        "/tag", content=iter([b'{"texts": ', b'["Alice"]}']), headers={"content-type": "application/json"}
+    )
+    assert small.status_code == 200
+
+
+def test_invented_methods_and_paths_share_one_metrics_label(client: TestClient) -> None:
+    for i in range(5):
+        client.request(f"BREW{i}", "/tag")
+        client.get(f"/nowhere/{i}")
+    metrics = client.get("/metrics").text
+    assert "BREW" not in metrics and "/nowhere" not in metrics
+    assert 'method="OTHER",route="/tag"' in metrics
+    assert 'method="GET",route="unmatched",status="404"' in metrics
+
+
+JSON_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(alphabet=st.characters(codec=None), max_size=12)  # lone surrogates included
+    | st.sampled_from(["\ud800", "Paris \udfff", "x" * 300])
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=12,
+)
+BODIES = (
+    st.fixed_dictionaries(
+        {"texts": st.lists(JSON_SCALARS, max_size=3)},
+        optional={"return_tokens": JSON_SCALARS, "tokens": JSON_VALUES},
+    )
+    | st.fixed_dictionaries({"tokens": st.lists(st.lists(JSON_SCALARS, max_size=3), max_size=3)})
+    | JSON_VALUES
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(BODIES)
+def test_no_body_gives_a_5xx(client: TestClient, body: object) -> None:
+    """Surrogates, NaN and infinities anywhere: a 2xx or a 4xx, always with strict JSON."""
+    response = _raw(client, json.dumps(body, allow_nan=True).encode())  # escapes surrogates as \\udXXX
+    assert response.status_code < 500, response.text
+    json.dumps(response.json(), allow_nan=False)

@@ -1,7 +1,9 @@
-"""A real uvicorn process on 127.0.0.1, hit by 32 concurrent clients: batched == single."""
+"""A real uvicorn process on 127.0.0.1 with two model worker processes: hit by concurrent clients
+(batched == single), by silent and slow connections, and by kills of its workers."""
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -29,10 +31,21 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def served_model(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The server's own copy of the checkpoint (a test damages it)."""
+    copy = tmp_path_factory.mktemp("served") / "model.pt"
+    shutil.copy(model_path, copy)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def server(served_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
-    env = {**os.environ, "NER_BATCH_WAIT_MS": "2", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "ner.cli", "serve", "--model", str(model_path), "--port", str(port)]
+    env = {
+        **os.environ, "NER_BATCH_WAIT_MS": "2", "OMP_NUM_THREADS": "1", "NER_WORKERS": "2",
+        "NER_HEADER_TIMEOUT_S": "1", "NER_MODEL_TIMEOUT_S": "3",
+    }  # fmt: skip
+    cmd = [sys.executable, "-m", "ner.cli", "serve", "--model", str(served_model), "--port", str(port)]
     log = tmp_path_factory.mktemp("server") / "server.log"
     with log.open("w") as sink:
         proc = subprocess.Popen([*cmd, "--device", "cpu"], env=env, stdout=sink, stderr=sink)
@@ -75,3 +88,94 @@ def test_concurrent_clients_get_the_same_answers_as_single_requests(server: str)
     sizes = [line for line in metrics.splitlines() if line.startswith("ner_batch_sentences_count")]
     calls = float(sizes[0].split()[-1])
     assert calls < 160 + len(TEXTS)  # some requests shared a model call
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+def test_silent_and_slow_connections_are_closed_after_the_header_timeout(server: str) -> None:
+    silent = [socket.create_connection(("127.0.0.1", _port(server))) for _ in range(20)]
+    slow = socket.create_connection(("127.0.0.1", _port(server)))
+    slow.sendall(b"POST /tag HTTP/1.1\r\nHost: x\r\n")  # and never the rest of the head
+    time.sleep(2.5)  # NER_HEADER_TIMEOUT_S=1
+    for s in [*silent, slow]:
+        s.settimeout(5)
+        assert s.recv(1) == b""  # closed by the server
+        s.close()
+    assert httpx.get(f"{server}/health").status_code == 200
+
+
+def _workers(server_pid: int) -> list[int]:
+    """The model worker processes (multiprocessing's spawned children) of the server."""
+    found = []
+    for pid in map(int, Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()):
+        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            found.append(pid)
+    return found
+
+
+def _server_pid(server: str) -> int:
+    port = _port(server)
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"serve" in cmdline and str(port).encode() in cmdline:
+                return int(proc.name)
+    raise AssertionError("no server process")
+
+
+def _until_ready(server: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if httpx.get(f"{server}/ready").status_code == 200:
+            return
+        time.sleep(0.2)
+    raise AssertionError("the server did not become ready again")
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize(("how", "status"), [(signal.SIGKILL, 503), (signal.SIGSTOP, 504)])
+def test_a_killed_or_hung_worker_gives_503_or_504_and_is_replaced(
+    server: str, how: signal.Signals, status: int
+) -> None:
+    pid = _server_pid(server)
+    before = _workers(pid)
+    assert len(before) == 2
+    os.kill(before[0], how)
+    body = {"texts": [TEXTS[0]]}
+    statuses = []
+    for _ in range(6):  # the lanes take turns: one of the first requests lands on the victim
+        response = httpx.post(f"{server}/tag", json=body, timeout=30)
+        statuses.append(response.status_code)
+        if response.status_code != 200:
+            assert response.status_code == status, response.text
+            assert response.headers["retry-after"]
+            assert response.headers["content-type"] == "application/json"
+            break
+    assert status in statuses, statuses
+    assert httpx.get(f"{server}/ready").status_code == 503  # while the new worker loads
+    _until_ready(server)
+    after = _workers(pid)
+    assert len(after) == 2 and before[0] not in after
+    assert httpx.post(f"{server}/tag", json=body).status_code == 200
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
+def test_a_worker_that_cannot_load_keeps_the_server_up_and_not_ready(server: str, served_model: Path) -> None:
+    pid = _server_pid(server)
+    good = served_model.read_bytes()
+    served_model.write_bytes(b"damaged after start")
+    try:
+        os.kill(_workers(pid)[0], signal.SIGKILL)
+        statuses = {httpx.post(f"{server}/tag", json={"texts": [TEXTS[1]]}).status_code for _ in range(6)}
+        assert statuses <= {200, 503}, statuses  # the other worker answers; never a 500
+        time.sleep(3)  # a failed start or two
+        assert httpx.get(f"{server}/ready").status_code == 503
+        assert httpx.get(f"{server}/health").status_code == 200
+    finally:
+        served_model.write_bytes(good)
+    _until_ready(server)
