@@ -21,6 +21,7 @@ from app.logs import configure as configure_logs
 from app.metrics import Metrics
 from app.middleware import Gatekeeper
 from app.routes import meta, tag
+from app.schemas import openapi_limits
 from app.settings import Settings
 from app.worker import process_worker, thread_worker
 from ner import __version__
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
     app.include_router(tag.router)
     app.include_router(meta.router)
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
+    _publish_limits(app, settings)
     app.add_middleware(
         Gatekeeper,
         metrics=metrics,
@@ -110,6 +112,21 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     return app
+
+
+def _publish_limits(app: FastAPI, settings: Settings) -> None:
+    """The OpenAPI document with this deployment's request limits in TagRequest's schema."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            openapi_limits(
+                schema, settings.max_texts, settings.max_chars, settings.max_tokens, settings.max_token_chars
+            )
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _printable(value: object) -> object:

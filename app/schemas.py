@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Self
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -37,6 +37,16 @@ class TagRequest(BaseModel):
         None, description="pre-tokenised texts; offsets index the tokens joined by single spaces"
     )
     return_tokens: bool = Field(False, description="also return every token with its tag")
+
+    @model_validator(mode="before")
+    @classmethod
+    def no_nulls(cls, data: object) -> object:
+        """An absent field, not a null one: the published schema says so (see :func:`openapi_limits`)."""
+        if isinstance(data, dict):
+            for name in ("texts", "tokens"):
+                if name in data and data[name] is None:
+                    raise ValueError(f"'{name}' must be a list, not null (leave it out instead)")
+        return data
 
     @model_validator(mode="after")
     def exactly_one(self) -> Self:
@@ -83,3 +93,34 @@ class ErrorOut(BaseModel):
     detail: str
     limit: str | None = None
     max: int | None = None
+
+
+# No token may hold a character that str.isspace calls whitespace: as a JSON Schema (ECMA) pattern,
+# listed one by one, since ECMA's \\s is another set (it lacks U+001C-U+001F and U+0085, and has U+FEFF).
+_SPACES = "".join(f"\\u{c:04x}" for c in range(0x3001) if chr(c).isspace())  # none lies above U+3000
+_NO_SPACE = f"^[^{_SPACES}]+$"
+
+
+def openapi_limits(
+    schema: dict[str, Any], max_texts: int, max_chars: int, max_tokens: int, max_token_chars: int
+) -> None:
+    """Make the published TagRequest schema say what the service accepts: exactly one of 'texts'
+    and 'tokens', neither null, tokens without whitespace, and this deployment's limits (a request
+    over them gets a 413)."""
+    components = schema.get("components")
+    request = components.get("schemas", {}).get("TagRequest") if isinstance(components, dict) else None
+    if not isinstance(request, dict):
+        return
+    properties = request["properties"]
+    properties["texts"] = {
+        "type": "array", "maxItems": max_texts, "description": properties["texts"].get("description", ""),
+        "items": {"type": "string", "maxLength": max_chars},
+    }  # fmt: skip
+    properties["tokens"] = {
+        "type": "array", "maxItems": max_texts, "description": properties["tokens"].get("description", ""),
+        "items": {
+            "type": "array", "maxItems": max_tokens,
+            "items": {"type": "string", "minLength": 1, "maxLength": max_token_chars, "pattern": _NO_SPACE},
+        },
+    }  # fmt: skip
+    request["oneOf"] = [{"required": ["texts"]}, {"required": ["tokens"]}]

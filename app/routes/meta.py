@@ -38,7 +38,7 @@ async def ready(request: Request) -> Response:
     return JSONResponse({"status": "ready", "workers": workers})
 
 
-@router.get("/info")
+@router.get("/info", responses={503: {"description": "the model is not loaded yet"}})
 async def info(ready: ReadyDep) -> dict[str, Any]:
     """The model card: labels, dev scores, sizes, versions, device."""
     tagger = ready.tagger
