@@ -8,21 +8,23 @@ and predictions across (small) and a second copy of the model in memory.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import torch
 
-from ner.process import freeze_loaded_objects
+from ner.process import die_with_parent, freeze_loaded_objects
 from ner.tagger import Prediction, Tagger
 
 _tagger: Tagger | None = None
 _batch_size = 256
 
 
-def _init(path: str, device: str, threads: int, batch_size: int) -> None:
+def _init(path: str, device: str, threads: int, batch_size: int, parent: int) -> None:
     global _tagger, _batch_size
+    die_with_parent(parent)  # a server killed with SIGKILL takes its model workers along
     if threads:
         torch.set_num_threads(threads)
     _tagger = Tagger.load(path, device)
@@ -45,7 +47,7 @@ def process_worker(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),  # no forked torch or CUDA state
             initializer=_init,
-            initargs=(str(path), device, threads, batch_size),
+            initargs=(str(path), device, threads, batch_size, os.getpid()),
         )
 
     return make, _predict

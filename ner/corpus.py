@@ -322,10 +322,13 @@ class ChunkTagger:
 _WORKER: ChunkTagger | None = None  # the tagger of a worker process, set before it forks or as it starts
 
 
-def _init_worker(tagger_path: str | None, device: str, job: Job) -> None:
+def _init_worker(tagger_path: str | None, device: str, job: Job, parent: int) -> None:
     import signal
     import sys
 
+    from ner.process import die_with_parent
+
+    die_with_parent(parent)  # a parent killed with SIGKILL takes its workers along
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
     global _WORKER
     if tagger_path is not None:  # started fresh (spawn, for a GPU): load the model here
@@ -356,7 +359,7 @@ def worker_pool(work: ChunkTagger, workers: int, tagger_path: str, device: str) 
         workers,
         mp_context=context,
         initializer=_init_worker,
-        initargs=(tagger_path if on_gpu else None, device, work.job),
+        initargs=(tagger_path if on_gpu else None, device, work.job, os.getpid()),
     )
 
 

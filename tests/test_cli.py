@@ -335,6 +335,10 @@ def test_tag_empty_input_is_an_empty_output_for_every_format(model_path: Path, t
         assert out.read_bytes() == b""
 
 
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
 @pytest.mark.parametrize("suffix", ["", ".gz"])
 def test_tag_killed_then_resumed_gives_the_uninterrupted_output(
     model_path: Path, tmp_path: Path, suffix: str
@@ -353,8 +357,14 @@ def test_tag_killed_then_resumed_gives_the_uninterrupted_output(
     deadline = time.monotonic() + 60
     while (not partial.exists() or partial.stat().st_size < 20_000) and time.monotonic() < deadline:
         time.sleep(0.02)
+    workers = _children(proc.pid)
+    assert len(workers) == 2
     proc.kill()  # no chance to finish a write: the partial file may end inside a line
     proc.wait()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], "orphaned workers"
     with open(partial, "ab") as f:
         f.write(b"\x1f\x8b half a member" if suffix else b'{"id": 12, "te')
     assert not out.exists()

@@ -1,4 +1,5 @@
-"""The README's Python example runs exactly as written and prints what the README says it prints."""
+"""The README's Python example runs exactly as written and prints what the README says it prints; its
+settings table lists every setting."""
 
 import re
 import subprocess
@@ -13,3 +14,10 @@ def test_python_example_prints_what_the_readme_shows() -> None:
     code, shown = re.findall(r"```(?:python)?\n(.*?)```", section, flags=re.DOTALL)[:2]
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout == shown
+
+
+def test_every_service_setting_is_in_the_readme_table() -> None:
+    from app.settings import Settings
+
+    rows = set(re.findall(r"^\| `(NER_[A-Z_]+)` \|", README.read_text(), flags=re.MULTILINE))
+    assert rows == {f"NER_{name.upper()}" for name in Settings.model_fields}
