@@ -22,7 +22,8 @@ import numpy as np
 
 from ner.errors import InputError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: model_config may hold ``context`` (document windows)
+READS = (1, 2)  # format 1 is format 2 without context
 SCHEMES = ("iob1", "iob2", "iobes")  # as ner.tags.Scheme (not imported: it would load more than needed)
 REQUIRED = ("format_version", "model_config", "vocab", "scheme", "metadata", "state_dict")
 
@@ -186,10 +187,10 @@ def _checked(obj: dict[str, Any], path: str | Path) -> dict[str, Any]:
     missing = [k for k in REQUIRED if k not in obj]
     if missing:
         raise InputError(f"not a model checkpoint: missing {', '.join(missing)}", path)
-    if obj["format_version"] != FORMAT_VERSION:
+    if obj["format_version"] not in READS:
         raise InputError(
             f"checkpoint format {obj['format_version']!r} is not supported (this version reads "
-            f"{FORMAT_VERSION})",
+            f"{', '.join(map(str, READS))})",
             path,
         )
     problem = _problem(obj)

@@ -366,7 +366,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if args.strict:
             raise InputError(message, args.data)
         log.warning("%s: %s (--strict makes this an error)", args.data, message)
-    predicted = tagger.tag([s.tokens for s in data.sentences])
+    documents = data.documents()
+    predicted = [t for d in tagger.tag_documents([[s.tokens for s in d] for d in documents]) for t in d]
     report = evaluate([s.tags for s in data.sentences], predicted)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))

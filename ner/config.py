@@ -22,6 +22,9 @@ class ModelConfig:
     layers: int = 1
     cell: Literal["lstm", "gru"] = "lstm"
     dropout: float = 0.5
+    # Document context: the BiLSTM reads consecutive sentences of a document together, in windows of up
+    # to this many tokens (a longer sentence alone). 0: each sentence alone, as checkpoints before it.
+    context: int = 0
 
     def __post_init__(self) -> None:
         sizes = ("word_dim", "char_dim", "char_filters", "char_window", "hidden", "layers")
@@ -34,5 +37,7 @@ class ModelConfig:
             raise ValueError(f"casing_dim must be 0 (none) or a positive integer (got {self.casing_dim!r})")
         if self.cell not in ("lstm", "gru"):
             raise ValueError(f"cell must be 'lstm' or 'gru' (got {self.cell!r})")
+        if not isinstance(self.context, int) or self.context < 0:
+            raise ValueError(f"context must be 0 (none) or a positive integer (got {self.context!r})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1) (got {self.dropout!r})")

@@ -19,6 +19,7 @@ class Sentence:
     tokens: list[str]
     tags: list[str] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
+    document: int = 0  # which -DOCSTART- block of its file (0 for a file without them)
 
 
 @dataclass
@@ -29,6 +30,15 @@ class Corpus:
     sentences: list[Sentence]
     scheme: Scheme | None
     sha256: str
+
+    def documents(self) -> list[list[Sentence]]:
+        """The sentences grouped by document, in file order."""
+        groups: list[list[Sentence]] = []
+        for sentence in self.sentences:
+            if not groups or groups[-1][-1].document != sentence.document:
+                groups.append([])
+            groups[-1].append(sentence)
+        return groups
 
 
 def read_lines(path: str | Path) -> list[str]:
@@ -66,6 +76,7 @@ def read_conll(path: str | Path, scheme: Scheme | None = None, with_tags: bool =
     """
     lines = read_lines(path)
     sentences: list[Sentence] = []
+    document = 0
     current = Sentence([])
     columns = 0
     for number, line in enumerate(lines, start=1):
@@ -73,7 +84,10 @@ def read_conll(path: str | Path, scheme: Scheme | None = None, with_tags: bool =
         if not parts or parts[0] == DOCSTART:
             if current.tokens:
                 sentences.append(current)
-                current = Sentence([])
+                current = Sentence([], document=document)
+            if parts and sentences and sentences[-1].document == document:
+                document += 1  # a -DOCSTART- after sentences of this document begins the next
+                current.document = document
             continue
         if columns == 0:
             columns = len(parts)

@@ -65,15 +65,45 @@ class _TagCodes:
         return cls(scheme == "iobes", np.array(kind), np.array(label), names, allowed, n, n + 1)
 
 
+Place = tuple[int, int, int, int]  # (document, sentence, first token in the window, tokens)
+
+
+def pack_windows(documents: list[list[list[str]]], size: int) -> tuple[list[list[str]], list[list[Place]]]:
+    """Consecutive sentences of each document joined into windows of at most ``size`` tokens (a
+    longer sentence makes a window of its own), and where each sentence lies in its window."""
+    windows: list[list[str]] = []
+    places: list[list[Place]] = []
+    for d, document in enumerate(documents):
+        current: list[str] = []
+        where: list[Place] = []
+        for s, sentence in enumerate(document):
+            if current and len(current) + len(sentence) > size:
+                windows.append(current)
+                places.append(where)
+                current, where = [], []
+            where.append((d, s, len(current), len(sentence)))
+            current = current + sentence
+        if where:
+            windows.append(current)
+            places.append(where)
+    return windows, places
+
+
 class TaggerCore:
     """A model's vocabularies, tag schemes and metadata, and tagging around its emission scores.
 
     Subclasses give :meth:`_emissions` and :meth:`_crf_scores`."""
 
     def __init__(
-        self, encoder: Encoder, model_scheme: Scheme, data_scheme: Scheme, metadata: dict[str, Any]
+        self,
+        encoder: Encoder,
+        model_scheme: Scheme,
+        data_scheme: Scheme,
+        metadata: dict[str, Any],
+        context: int = 0,
     ) -> None:
         self.encoder = encoder
+        self.context = context  # tokens per window of a document's sentences (0: each sentence alone)
         self.model_scheme = model_scheme
         self.data_scheme = data_scheme
         self.metadata = metadata
@@ -146,6 +176,39 @@ class TaggerCore:
             position += len(sentences)
             out.append(entities(text, sentences, mine))
         return out
+
+    def predict_documents(
+        self, documents: list[list[list[str]]], batch_size: int = 256, scores: bool = True
+    ) -> list[list[Prediction]]:
+        """:meth:`predict` for the sentences of each document, read with the context the model was
+        trained for: with ``context`` > 0, consecutive sentences of one document (never of two) are
+        read together in windows of up to ``context`` tokens; a model without it reads each sentence
+        alone, exactly as :meth:`predict`. Every window is read once, so the cost is that of the
+        tokens, and memory is bounded by the window, whatever the document's length."""
+        if self.context <= 0:
+            flat = self.predict([s for d in documents for s in d], batch_size, scores)
+            out, position = [], 0
+            for document in documents:
+                out.append(flat[position : position + len(document)])
+                position += len(document)
+            return out
+        windows, places = pack_windows(documents, self.context)
+        read = self.predict(windows, batch_size, scores)
+        results: list[list[Prediction]] = [[Prediction([], [])] * len(d) for d in documents]
+        for prediction, place in zip(read, places):
+            for d, s, offset, length in place:
+                mine = [
+                    Entity(e.start - offset, min(e.end, offset + length) - offset, e.label, e.score)
+                    for e in prediction.entities
+                    if offset <= e.start < offset + length  # one crossing a boundary is cut there
+                ]
+                spans = [Span(e.start, e.end, e.label) for e in mine]
+                results[d][s] = Prediction(tags_from_spans(spans, length, self.data_scheme), mine)
+        return results
+
+    def tag_documents(self, documents: list[list[list[str]]], batch_size: int = 256) -> list[list[list[str]]]:
+        """Tags for each sentence of each document (see :meth:`predict_documents`)."""
+        return [[p.tags for p in d] for d in self.predict_documents(documents, batch_size, scores=False)]
 
     def tag(self, sentences: list[list[str]], batch_size: int = 256) -> list[list[str]]:
         """Tags for each sentence, in the scheme of the data the model was trained on."""

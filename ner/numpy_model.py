@@ -114,7 +114,7 @@ class NumpyTagger(TaggerCore):
         data_scheme: Any,
         metadata: dict[str, Any],
     ) -> None:
-        super().__init__(encoder, model_scheme, data_scheme, metadata)
+        super().__init__(encoder, model_scheme, data_scheme, metadata, config.context)
         self.config = config
         f32 = {k: np.asarray(v, dtype=np.float32) for k, v in state.items()}
         self.word_embed = f32["word_embed.weight"]  # (words, word_dim)

@@ -52,7 +52,7 @@ class Tagger(TaggerCore):
         metadata: dict[str, Any],
         device: torch.device,
     ) -> None:
-        super().__init__(encoder, model_scheme, data_scheme, metadata)
+        super().__init__(encoder, model_scheme, data_scheme, metadata, model.config.context)
         self.model = model.to(device)
         self.device = device
         model.constrain(torch.from_numpy(self.allowed).to(device))

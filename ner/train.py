@@ -20,6 +20,7 @@ from ner.batch import buckets, collate
 from ner.checkpoint import load_plain, remove_stale_temporaries, save_atomic, write_atomic
 from ner.config import ModelConfig
 from ner.conll import Corpus
+from ner.core import pack_windows
 from ner.embeddings import Vectors, embedding_matrix
 from ner.encode import Encoder
 from ner.errors import InputError
@@ -114,8 +115,25 @@ def make_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 def dev_report(tagger: Tagger, dev: Corpus) -> Report:
-    predicted = tagger.tag([s.tokens for s in dev.sentences])
-    return evaluate([s.tags for s in dev.sentences], predicted)
+    """Scores on ``dev``, read by documents (with the context the model was trained for)."""
+    documents = dev.documents()
+    predicted = tagger.tag_documents([[s.tokens for s in d] for d in documents])
+    return evaluate([s.tags for d in documents for s in d], [t for d in predicted for t in d])
+
+
+def training_examples(data: Corpus, scheme: Scheme, context: int) -> list[tuple[list[str], list[str]]]:
+    """(tokens, tags in ``scheme``) to train on: each sentence, or with ``context`` > 0 the windows of
+    consecutive sentences that tagging will read (:func:`ner.core.pack_windows`). Tags are converted
+    sentence by sentence, so that no entity runs across a boundary (IOB1 would allow it)."""
+    if context <= 0:
+        return [(s.tokens, convert(s.tags, scheme)) for s in data.sentences]
+    documents = data.documents()
+    windows, places = pack_windows([[s.tokens for s in d] for d in documents], context)
+    examples = []
+    for window, place in zip(windows, places):
+        tags = [t for d, i, _, _ in place for t in convert(documents[d][i].tags, scheme)]
+        examples.append((window, tags))
+    return examples
 
 
 def train(
@@ -161,7 +179,8 @@ def train(
     matrix, found = embedding_matrix(encoder.words.items, vectors, cfg.seed)
     assert isinstance(model.word_embed, torch.nn.Embedding)
     model.word_embed.weight.data.copy_(torch.from_numpy(matrix))
-    encoded = [encoder.encode(s.tokens, convert(s.tags, cfg.scheme)) for s in train_data.sentences]
+    examples = training_examples(train_data, cfg.scheme, config.context)
+    encoded = [encoder.encode(tokens, tags) for tokens, tags in examples]
     seen = {encoder.words.unk, *(w for e in encoded for w in e.words)}
     model.freeze_words_except(torch.tensor(sorted(seen)))  # no other row ever gets a gradient
     model.to(device)

@@ -1,7 +1,9 @@
 """The HTTP contract and every error path, through FastAPI's TestClient."""
 
+import asyncio
 import gc
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -350,3 +352,59 @@ def test_no_body_gives_a_5xx(client: TestClient, body: object) -> None:
     response = _raw(client, json.dumps(body, allow_nan=True).encode())  # escapes surrogates as \\udXXX
     assert response.status_code < 500, response.text
     json.dumps(response.json(), allow_nan=False)
+
+
+async def _asgi_post(app: object, body: bytes, leave: bool) -> int:
+    """POST /tag straight through ASGI; with ``leave`` the client disconnects once the body is sent."""
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/tag", "raw_path": b"/tag", "query_string": b"", "root_path": "",
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        "client": ("127.0.0.1", 1), "server": ("testserver", 80),
+    }  # fmt: skip
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    done = asyncio.Event()
+    status: list[int] = []
+
+    async def receive() -> dict[str, object]:
+        if messages:
+            return messages.pop(0)
+        if not leave:
+            await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(int(message["status"]))  # type: ignore[call-overload]
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            done.set()
+
+    await app(scope, receive, send)  # type: ignore[operator]
+    return status[0]
+
+
+def test_a_client_that_leaves_costs_no_model_time(tagger: Tagger, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[list[str]] = []
+    predict = tagger.predict
+
+    def slow(sentences: list[list[str]], *args: object, **kwargs: object) -> object:
+        seen.extend(sentences)
+        time.sleep(0.3)
+        return predict(sentences, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tagger, "predict", slow)
+    with TestClient(create_app(Settings(), tagger)) as c:
+
+        async def scenario() -> tuple[int, int]:
+            app = c.app
+            first = asyncio.ensure_future(_asgi_post(app, b'{"texts": ["Alice stayed."]}', leave=False))
+            await asyncio.sleep(0.1)  # the model is busy with the first request
+            gone = await _asgi_post(app, b'{"texts": ["Bob left early."]}', leave=True)
+            return await first, gone
+
+        assert c.portal is not None
+        kept, gone = c.portal.call(scenario)
+        assert (kept, gone) == (200, 499)
+        assert c.post("/tag", json={"texts": ["Carol came."]}).status_code == 200
+    assert ["Bob", "left", "early", "."] not in seen
+    assert ["Alice", "stayed", "."] in seen and ["Carol", "came", "."] in seen

@@ -54,3 +54,15 @@ def test_untagged_file_keeps_every_column(tmp_path: Path) -> None:
     corpus = read_conll(path, with_tags=False)
     assert [s.tokens for s in corpus.sentences] == [["Paris", "is"], ["Oslo"]]
     assert corpus.scheme is None
+
+
+def test_documents_are_the_docstart_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "docs.txt"
+    path.write_text(
+        "-DOCSTART- -X- O\n\nA B-PER\n\nB O\n\n-DOCSTART- -X- O\n\nC B-LOC\n-DOCSTART- -X- O\nD O\n"
+    )
+    corpus = read_conll(path)
+    assert [[s.tokens for s in d] for d in corpus.documents()] == [[["A"], ["B"]], [["C"]], [["D"]]]
+    plain = tmp_path / "plain.txt"
+    write_conll(plain, SENTENCES[:3])
+    assert [len(d) for d in read_conll(plain).documents()] == [3]  # no -DOCSTART-: one document

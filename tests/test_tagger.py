@@ -91,7 +91,8 @@ def test_save_load_gives_identical_predictions(tagger: Tagger, tmp_path: Path) -
 
 def test_checkpoint_is_plain_data(model_path: Path) -> None:
     obj = load_checkpoint(model_path)
-    assert obj["format_version"] == 1
+    assert obj["format_version"] == 2
+    assert obj["model_config"]["context"] == 0
     assert obj["scheme"] == {"model": "iobes", "data": "iob2"}
     assert obj["state_dict"]["word_embed.weight"].dtype == torch.float16
     assert {"train", "dev", "epoch", "dev_scores", "versions", "date"} <= set(obj["metadata"])
@@ -158,3 +159,74 @@ def test_gpu_decoding_synchronises_per_batch_not_per_token(model_path: Path) -> 
     # a few copies per batch (the CRF scores and the emissions come off the device), none per token
     assert 1 <= short <= 16
     assert long == short
+
+
+def test_a_format_1_checkpoint_loads_and_reads_sentences_alone(model_path: Path, tmp_path: Path) -> None:
+    """Format 1 is what the bundled model and every checkpoint before document context are."""
+    from ner.checkpoint import save_atomic
+
+    obj = load_checkpoint(model_path)
+    obj["format_version"] = 1
+    del obj["model_config"]["context"]
+    old = tmp_path / "format1.pt"
+    save_atomic(obj, old)
+    tagger = Tagger.load(old, "cpu")
+    assert tagger.context == 0
+    words = [[w for w, _ in s] for s in SENTENCES]
+    assert tagger.predict(words) == Tagger.load(model_path, "cpu").predict(words)
+
+
+def test_without_context_documents_are_read_as_their_sentences(tagger: Tagger) -> None:
+    words = [[w for w, _ in s] for s in SENTENCES]
+    documents = [words[:3], [], words[3:4], words[4:]]
+    assert tagger.context == 0
+    flat = [p for d in tagger.predict_documents(documents) for p in d]
+    assert flat == tagger.predict(words)
+
+
+def test_with_context_each_document_alone_or_batched_gives_the_same(tagger: Tagger, monkeypatch) -> None:
+    monkeypatch.setattr(tagger, "context", 12)  # windows of up to 12 tokens: two or three sentences
+    words = [[w for w, _ in s] for s in SENTENCES]
+    documents = [words[:4], [words[4], [], words[5]], words[6:]]
+    together = tagger.predict_documents(documents)
+    alone = [tagger.predict_documents([d])[0] for d in documents]
+    spans = [[(p.tags, [(e.start, e.end, e.label) for e in p.entities]) for p in d] for d in together]
+    assert spans == [[(p.tags, [(e.start, e.end, e.label) for e in p.entities]) for p in d] for d in alone]
+    scores = [e.score for d in together for p in d for e in p.entities]
+    assert scores == pytest.approx([e.score for d in alone for p in d for e in p.entities], abs=1e-5)
+    for document, predictions in zip(documents, together):
+        assert [len(p.tags) for p in predictions] == [len(s) for s in document]
+        for sentence, p in zip(document, predictions):
+            assert all(0 <= e.start < e.end <= len(sentence) for e in p.entities)
+    assert [p.tags for p in together[0]] == tagger.tag_documents([documents[0]])[0]
+
+
+def test_a_long_document_is_read_in_bounded_windows(tagger: Tagger, monkeypatch) -> None:
+    """100,000 tokens in one document: windows of at most 64 tokens, each sentence tagged."""
+    from ner import core
+
+    monkeypatch.setattr(tagger, "context", 64)
+    sentence = [w for w, _ in SENTENCES[0]]
+    document = [sentence] * (100_000 // len(sentence))
+    seen: list[int] = []
+    predict = tagger.predict
+
+    def counting(sentences: list[list[str]], *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(max(map(len, sentences)))
+        return predict(sentences, *args, **kwargs)
+
+    monkeypatch.setattr(tagger, "predict", counting)
+    (result,) = tagger.predict_documents([document])
+    assert len(result) == len(document) and max(seen) <= 64
+    assert {tuple(p.tags) for p in result} == {tuple(predict([sentence])[0].tags)}
+    windows, places = core.pack_windows([document], 64)
+    assert max(map(len, windows)) <= 64 and sum(len(p) for p in places) == len(document)
+
+
+def test_pack_windows_keeps_documents_apart_and_long_sentences_whole() -> None:
+    from ner.core import pack_windows
+
+    a, b, long = ["a"] * 3, ["b"] * 4, ["c"] * 9
+    windows, places = pack_windows([[a, b, long, a], [b], []], 8)
+    assert windows == [a + b, long, a, b]
+    assert places == [[(0, 0, 0, 3), (0, 1, 3, 4)], [(0, 2, 0, 9)], [(0, 3, 0, 3)], [(1, 0, 0, 4)]]

@@ -122,3 +122,19 @@ def test_the_defaults_are_the_bundled_recipe() -> None:
     model = asdict(ModelConfig(num_words=2, num_chars=2, num_tags=1))
     assert {k: model[k] for k in recipe["model"]} == recipe["model"]
     assert {k: asdict(TrainConfig())[k] for k in recipe["train"]} == recipe["train"]
+
+
+def test_a_context_model_trains_on_document_windows(data_dir: Path, tmp_path: Path) -> None:
+    from ner.conll import read_conll
+    from ner.train import training_examples
+
+    corpus = read_conll(data_dir / "train.txt")
+    windows = training_examples(corpus, "iobes", 12)
+    assert sum(len(t) for t, _ in windows) == sum(len(s.tokens) for s in corpus.sentences)
+    assert len(windows) < len(corpus.sentences) and all(len(t) == len(tags) for t, tags in windows)
+    assert all(len(t) <= 12 for t, _ in windows)
+    out = tmp_path / "context.pt"
+    vectors = load_vectors(str(data_dir / "glove.txt"))
+    train({**TINY_MODEL, "context": 12}, SHORT, corpus, corpus, vectors, out, torch.device("cpu"))
+    tagger = Tagger.load(out, "cpu")
+    assert tagger.context == 12 and tagger.model.config.context == 12

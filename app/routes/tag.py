@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+from collections.abc import Awaitable
+
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from app.batcher import TooLarge, Unavailable
@@ -10,6 +13,7 @@ from app.deps import ReadyDep
 from app.schemas import ErrorOut, TagRequest, TagResponse
 from app.settings import Settings
 from ner.annotate import entities
+from ner.tagger import Prediction
 from ner.tokenize import Token, join_tokens
 
 router = APIRouter(tags=["tagging"])
@@ -52,8 +56,27 @@ def _check_limits(body: TagRequest, settings: Settings) -> JSONResponse | None:
     return None
 
 
+class ClientGone(Exception):
+    """The client disconnected before its answer was ready."""
+
+
+async def _unless_the_client_leaves(request: Request, work: Awaitable[list[Prediction]]) -> list[Prediction]:
+    """``work``'s result, or :class:`ClientGone` (and ``work`` cancelled, so that a queued request
+    costs no model time) if the client disconnects first. The body has been read by then, so the
+    next ASGI message can only be the disconnect."""
+    task = asyncio.ensure_future(work)
+    if not task.done():
+        gone = asyncio.ensure_future(request.receive())
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            task.cancel()
+            raise ClientGone
+        gone.cancel()
+    return task.result()
+
+
 @router.post("/tag", response_model=TagResponse, responses=ERRORS)
-async def tag(body: TagRequest, ready: ReadyDep) -> JSONResponse:
+async def tag(body: TagRequest, ready: ReadyDep, request: Request) -> JSONResponse:
     """Find entities. Offsets are Python string indices into each text sent (for ``tokens``, into
     the tokens joined by single spaces), so ``text[start:end] == entity.text``."""
     settings = ready.settings
@@ -70,7 +93,9 @@ async def tag(body: TagRequest, ready: ReadyDep) -> JSONResponse:
             docs.append((text, [toks[i : i + step] for i in range(0, len(toks), step)]))
     flat = [[t.text for t in sentence] for _, sentences in docs for sentence in sentences]
     try:
-        predictions = await ready.batcher.submit(flat)
+        predictions = await _unless_the_client_leaves(request, ready.batcher.submit(flat))
+    except ClientGone:
+        return JSONResponse(status_code=499, content={"detail": "the client closed the connection"})
     except TooLarge as exc:  # no queue could ever take it: retrying cannot help
         return _too_large(f"this request's {exc.what}", exc.limit, exc.maximum)
     except Unavailable as exc:
