@@ -37,6 +37,12 @@ class TagRequest(BaseModel):
         None, description="pre-tokenised texts; offsets index the tokens joined by single spaces"
     )
     return_tokens: bool = Field(False, description="also return every token with its tag")
+    document: bool = Field(
+        False,
+        description="the token lists are the sentences of one document, read with each other's context "
+        "by a model trained with document context (default: each list alone; a text is always one "
+        "document)",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -89,6 +89,25 @@ def pack_windows(documents: list[list[list[str]]], size: int) -> tuple[list[list
     return windows, places
 
 
+def unpack_windows(
+    read: list[Prediction], places: list[list[Place]], sizes: list[int], scheme: Scheme
+) -> list[list[Prediction]]:
+    """Predictions of windows back to their sentences: ``sizes`` gives each document's sentence count.
+    Entity positions become positions in the sentence; one that crosses into the next sentence (the
+    model was trained on sentence-bound entities, so it is rare) is cut at the boundary."""
+    results: list[list[Prediction]] = [[Prediction([], [])] * n for n in sizes]
+    for prediction, place in zip(read, places):
+        for d, s, offset, length in place:
+            mine = [
+                Entity(e.start - offset, min(e.end, offset + length) - offset, e.label, e.score)
+                for e in prediction.entities
+                if offset <= e.start < offset + length
+            ]
+            spans = [Span(e.start, e.end, e.label) for e in mine]
+            results[d][s] = Prediction(tags_from_spans(spans, length, scheme), mine)
+    return results
+
+
 class TaggerCore:
     """A model's vocabularies, tag schemes and metadata, and tagging around its emission scores.
 
@@ -168,14 +187,9 @@ class TaggerCore:
         """:meth:`tag_texts` for texts already split into sentences of tokens with offsets."""
         from ner.annotate import entities  # annotate builds on this module
 
-        flat = [[t.text for t in sentence] for sentences in split for sentence in sentences]
-        predictions = self.predict(flat, batch_size=batch_size)
-        out, position = [], 0
-        for text, sentences in zip(texts, split):
-            mine = predictions[position : position + len(sentences)]
-            position += len(sentences)
-            out.append(entities(text, sentences, mine))
-        return out
+        documents = [[[t.text for t in sentence] for sentence in sentences] for sentences in split]
+        predicted = self.predict_documents(documents, batch_size=batch_size)  # a text is a document
+        return [entities(text, sentences, mine) for text, sentences, mine in zip(texts, split, predicted)]
 
     def predict_documents(
         self, documents: list[list[list[str]]], batch_size: int = 256, scores: bool = True
@@ -194,17 +208,7 @@ class TaggerCore:
             return out
         windows, places = pack_windows(documents, self.context)
         read = self.predict(windows, batch_size, scores)
-        results: list[list[Prediction]] = [[Prediction([], [])] * len(d) for d in documents]
-        for prediction, place in zip(read, places):
-            for d, s, offset, length in place:
-                mine = [
-                    Entity(e.start - offset, min(e.end, offset + length) - offset, e.label, e.score)
-                    for e in prediction.entities
-                    if offset <= e.start < offset + length  # one crossing a boundary is cut there
-                ]
-                spans = [Span(e.start, e.end, e.label) for e in mine]
-                results[d][s] = Prediction(tags_from_spans(spans, length, self.data_scheme), mine)
-        return results
+        return unpack_windows(read, places, [len(d) for d in documents], self.data_scheme)
 
     def tag_documents(self, documents: list[list[list[str]]], batch_size: int = 256) -> list[list[list[str]]]:
         """Tags for each sentence of each document (see :meth:`predict_documents`)."""

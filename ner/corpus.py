@@ -30,8 +30,9 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
+from ner.annotate import entities
 from ner.conll import DOCSTART
-from ner.core import TaggerCore
+from ner.core import Prediction, TaggerCore
 from ner.errors import InputError
 from ner.tokenize import Token, Tokenizer, join_tokens
 
@@ -52,6 +53,7 @@ _SUFFIXES: dict[str, Format] = {
     ".tsv": "conll",
 }
 CHUNK_BYTES = 32_768  # input bytes per chunk: ~5,000 tokens of news, enough sentences to batch well
+DOCUMENT_CHUNKS = 8  # a CoNLL chunk waits this many times as long for a -DOCSTART- line to end at
 
 
 def detect_format(name: str, first_line: bytes = b"") -> Format:
@@ -126,15 +128,20 @@ class ChunkResult:
 
 
 def read_chunks(stream: BinaryIO, fmt: Format, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
-    """Cut a binary stream into chunks of about ``chunk_bytes``, never inside a record (for CoNLL,
-    chunks end at a blank or ``-DOCSTART-`` line)."""
+    """Cut a binary stream into chunks of about ``chunk_bytes``, never inside a record. CoNLL chunks
+    end at a ``-DOCSTART-`` line, so that a document is read whole (with its context); past
+    ``DOCUMENT_CHUNKS`` times the size without one, at a blank line."""
     lines: list[bytes] = []
     first, size = 1, 0
     for number, raw in enumerate(stream, start=1):
         line = raw.rstrip(b"\n").rstrip(b"\r")
         lines.append(line)
         size += len(raw)
-        if size >= chunk_bytes and (fmt != "conll" or _ends_sentence(line)):
+        if size >= chunk_bytes and (
+            fmt != "conll"
+            or line.strip().startswith(DOCSTART.encode())
+            or (size >= DOCUMENT_CHUNKS * chunk_bytes and _ends_sentence(line))
+        ):
             yield Chunk(first, lines)
             lines, first, size = [], number + 1, 0
     if lines:
@@ -278,6 +285,7 @@ class ChunkTagger:
     def _conll(self, chunk: Chunk, result: ChunkResult) -> str:
         lines: list[str] = []
         sentences: list[list[int]] = []  # indices into lines of each sentence's token lines
+        starts: list[int] = [0]  # the first sentence of each document in the chunk
         current: list[int] = []
         for i, raw in enumerate(chunk.lines):
             try:
@@ -291,6 +299,8 @@ class ChunkTagger:
                 if current:
                     sentences.append(current)
                 current = []
+                if stripped and starts[-1] != len(sentences):
+                    starts.append(len(sentences))  # a -DOCSTART- after sentences: a new document
             else:
                 current.append(i)
         if current and result.error is None:
@@ -300,18 +310,27 @@ class ChunkTagger:
         tokens = [[lines[i].split(maxsplit=1)[0] for i in s] for s in sentences]
         result.records = len(sentences)
         result.tokens = sum(map(len, tokens))
+        bounds = [*starts, len(sentences)]
+        documents = [tokens[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+        read = self.tagger.predict_documents(documents, batch_size=self.job.batch_size)
+        predictions = [p for d in read for p in d]
         if self.job.output_format == "jsonl":
-            return self._conll_as_jsonl(chunk, sentences, tokens)
-        predicted = self.tagger.tag(tokens, batch_size=self.job.batch_size)
+            return self._conll_as_jsonl(chunk, sentences, tokens, predictions)
+        predicted = [p.tags for p in predictions]
         for s, tags in zip(sentences, predicted):
             for i, tag in zip(s, tags):
                 line = lines[i].rstrip()
                 lines[i] = line + ("\t" if "\t" in line else " ") + tag
         return "".join(line + "\n" for line in lines)
 
-    def _conll_as_jsonl(self, chunk: Chunk, sentences: list[list[int]], tokens: list[list[str]]) -> str:
+    def _conll_as_jsonl(
+        self, chunk: Chunk, sentences: list[list[int]], tokens: list[list[str]], read: list[Prediction]
+    ) -> str:
         joined = [join_tokens(t) for t in tokens]
-        found = self._entities([text for text, _ in joined], [[toks] for _, toks in joined])
+        found = [
+            [vars(e) for e in entities(text, [toks], [prediction])]
+            for (text, toks), prediction in zip(joined, read)
+        ]
         return "".join(
             json.dumps({"line": chunk.first_line + s[0], "tokens": t, "entities": e}, ensure_ascii=False)
             + "\n"

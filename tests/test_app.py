@@ -408,3 +408,38 @@ def test_a_client_that_leaves_costs_no_model_time(tagger: Tagger, monkeypatch: p
         assert c.post("/tag", json={"texts": ["Carol came."]}).status_code == 200
     assert ["Bob", "left", "early", "."] not in seen
     assert ["Alice", "stayed", "."] in seen and ["Carol", "came", "."] in seen
+
+
+def test_a_context_model_reads_each_text_and_marked_token_lists_as_documents(
+    tagger: Tagger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """POST /tag gives what Tagger gives for the same documents."""
+    from ner.tokenize import Tokenizer
+
+    monkeypatch.setattr(tagger, "context", 12)
+    texts = ["Alice Walker visited Paris. Acme Corp hired Bob Stone.", "Frank flew from New York."]
+    lists = [["Carol", "likes", "French", "cheese", "."], ["Globex", "opened", "in", "Berlin"]]
+    with TestClient(create_app(Settings(), tagger)) as c:
+        by_text = c.post("/tag", json={"texts": texts}).json()["results"]
+        one_document = c.post("/tag", json={"tokens": lists, "document": True}).json()["results"]
+        each_alone = c.post("/tag", json={"tokens": lists}).json()["results"]
+
+    def spans(results: list[dict[str, object]]) -> list[list[tuple[object, ...]]]:
+        return [[(e["start"], e["end"], e["label"]) for e in r["entities"]] for r in results]  # type: ignore[attr-defined, index]
+
+    expected = tagger.tag_texts(texts, Tokenizer(style=tagger.tokenizer_style))
+    assert spans(by_text) == [[(e.start, e.end, e.label) for e in found] for found in expected]
+    (together,) = tagger.predict_documents([lists])
+    alone = [tagger.predict_documents([[tokens]])[0][0] for tokens in lists]
+    starts = [[sum(len(t) + 1 for t in tokens[:i]) for i in range(len(tokens))] for tokens in lists]
+    for results, predictions in ((one_document, together), (each_alone, alone)):
+        assert spans(results) == [
+            [(start[e.start], start[e.end - 1] + len(tokens[e.end - 1]), e.label) for e in p.entities]
+            for p, start, tokens in zip(predictions, starts, lists)
+        ]
+        got = [e["score"] for r in results for e in r["entities"]]  # type: ignore[index, union-attr]
+        assert got == pytest.approx([e.score for p in predictions for e in p.entities], abs=1e-4)  # rounded
+    # the context is read: the same tokens score otherwise when their lists are one document
+    assert [e.score for p in together for e in p.entities] != pytest.approx(
+        [e.score for p in alone for e in p.entities], abs=1e-5
+    )

@@ -40,12 +40,10 @@ def test_chunks_hold_whole_records_and_conll_sentences() -> None:
         1 + sum(len(c.lines) for c in chunks[:i]) for i in range(len(chunks))
     ]
     conll = b"A O\nB O\n\nC O\nD O\nE O\n\n-DOCSTART- O\n\nF O\n"
-    for chunk in read_chunks(io.BytesIO(conll), "conll", chunk_bytes=1):
-        assert (
-            not chunk.lines[-1].strip()
-            or chunk.lines[-1].startswith(b"-DOCSTART-")
-            or chunk.lines == [b"F O"]
-        )
+    conll_chunks = list(read_chunks(io.BytesIO(conll), "conll", chunk_bytes=1))
+    assert b"\n".join(line for c in conll_chunks for line in c.lines) + b"\n" == conll
+    for chunk in conll_chunks[:-1]:  # the last one ends with the input
+        assert not chunk.lines[-1].strip() or chunk.lines[-1].startswith(b"-DOCSTART-")
 
 
 @pytest.mark.parametrize(
@@ -140,3 +138,32 @@ def test_skip_done_finds_where_to_resume() -> None:
     conll = [b"A O", b"B O", b"", b"C O", b"D O", b""]
     kept, rest = skip_done([Chunk(1, conll)], Job("conll", "conll"), 4)  # cut inside the second sentence
     assert kept == 3 and [c.lines for c in rest] == [conll[3:]]
+
+
+def test_conll_chunks_end_at_documents_when_they_can() -> None:
+    doc = b"-DOCSTART- O\n\nA O\nB O\n\nC O\n\n"  # 27 bytes
+    chunks = list(read_chunks(io.BytesIO(doc * 3), "conll", chunk_bytes=10))  # 8 x 10 bytes to wait
+    assert [c.lines[-1] for c in chunks] == [b"-DOCSTART- O"] * 3 + [b""]
+    assert [c.first_line for c in chunks] == [1, 2, 9, 16]
+    long_doc = b"-DOCSTART- O\n\n" + b"A O\n\n" * 40  # no -DOCSTART- for 200 bytes: cut at sentences
+    sizes = [sum(len(line) + 1 for line in c.lines) for c in read_chunks(io.BytesIO(long_doc), "conll", 10)]
+    assert len(sizes) > 1 and max(sizes) <= 90
+
+
+def test_a_context_model_tags_conll_documents_as_ner_evaluate_reads_them(tagger: Tagger, monkeypatch) -> None:
+    monkeypatch.setattr(tagger, "context", 12)
+    first = [["Alice", "Walker", "visited", "Paris", "."], ["Acme", "Corp", "hired", "Bob", "Stone", "."]]
+    second = [["Frank", "flew", "from", "New", "York", "."]]
+    lines = [b"-DOCSTART- O", b""]
+    for document in (first, second):
+        for sentence in document:
+            lines += [t.encode() for t in sentence] + [b""]
+        lines += [b"-DOCSTART- O", b""]
+    out = ChunkTagger(tagger, Job("conll", "conll"))(Chunk(1, lines)).text.splitlines()
+    tags = [line.split()[-1] for line in out if line and not line.startswith("-DOCSTART-")]
+    expected = tagger.tag_documents([first, second])
+    assert tags == [t for d in expected for s in d for t in s]
+    records = ChunkTagger(tagger, Job("conll", "jsonl"))(Chunk(1, lines)).text.splitlines()
+    scores = [e["score"] for r in records for e in json.loads(r)["entities"]]
+    read = tagger.predict_documents([first, second])
+    assert scores == pytest.approx([e.score for d in read for p in d for e in p.entities], abs=1e-4)
