@@ -384,8 +384,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     path = args.model or default_model_path()
     tagger = _load_tagger(path, args.device)
     data = read_conll(args.data)
-    chosen = data.sentences if args.half == "all" else data.sentences[args.half == "odd" :: 2]
-    temperature, nll, nll_one = fit_temperature(tagger, [s.tokens for s in chosen], [s.tags for s in chosen])
+    if tagger.context > 0:  # the windows of whole documents that the model reads (halves by document)
+        from ner.core import pack_windows
+
+        documents = data.documents()
+        chosen_docs = documents if args.half == "all" else documents[args.half == "odd" :: 2]
+        units, places = pack_windows([[s.tokens for s in d] for d in chosen_docs], tagger.context)
+        gold = [[t for d, i, _, _ in place for t in chosen_docs[d][i].tags] for place in places]
+    else:
+        chosen = data.sentences if args.half == "all" else data.sentences[args.half == "odd" :: 2]
+        units, gold = [s.tokens for s in chosen], [s.tags for s in chosen]
+    temperature, nll, nll_one = fit_temperature(tagger, units, gold)
     obj = tagger.checkpoint()  # the loaded model as plain data: no second read of the file
     obj["metadata"]["calibration"] = {
         "temperature": temperature,

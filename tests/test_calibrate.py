@@ -36,3 +36,29 @@ def test_cli_calibrate_updates_the_checkpoint(
     assert "temperature" in capsys.readouterr().out
     calibrated = Tagger.load(copy_path, "cpu")
     assert calibrated.temperature == pytest.approx(calibrated.metadata["calibration"]["temperature"])
+
+
+def test_cli_calibrates_a_context_model_on_the_windows_it_reads(
+    model_path: Path, data_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import ner.calibrate
+    from ner.checkpoint import load_checkpoint, save_atomic
+
+    obj = load_checkpoint(model_path)
+    obj["model_config"]["context"] = 12
+    path = tmp_path / "context.pt"
+    save_atomic(obj, path)
+    seen: list[list[str]] = []
+    fit = ner.calibrate.fit_temperature
+
+    def spy(tagger: Tagger, units: list[list[str]], gold: list[list[str]], *args: object) -> object:
+        seen.extend(units)
+        assert [len(u) for u in units] == [len(g) for g in gold]
+        return fit(tagger, units, gold)
+
+    monkeypatch.setattr(ner.calibrate, "fit_temperature", spy)
+    args = ["calibrate", "--model", str(path), "--data", str(data_dir / "train.txt"), "--half", "all"]
+    assert main(args) == 0
+    sentences = [[w for w, _ in s] for s in SENTENCES]
+    assert max(map(len, seen)) <= 12 and len(seen) < len(sentences)  # windows of several sentences
+    assert [w for u in seen for w in u] == [w for s in sentences for w in s]
