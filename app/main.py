@@ -176,31 +176,68 @@ def _port_taken(host: str, port: int) -> str | None:
     return None
 
 
-def _protocol(header_timeout_s: float) -> type:
-    """uvicorn's h11 protocol, with a deadline for each request's headers: a connection that has
-    not sent a whole request head this long after it opened (or after its last response) is
-    closed. uvicorn closes idle keep-alive connections, but not one that never sends a byte or
-    sends its headers one byte at a time, and enough of those use up the file descriptors."""
-    from uvicorn.protocols.http.h11_impl import H11Protocol
+class _HeadDeadline:
+    """Mixed into a uvicorn HTTP protocol: closes a connection that has not sent a whole request head
+    within ``head_timeout_s`` of opening, or of its last response."""
 
-    class Protocol(H11Protocol):
-        _head_timer: asyncio.TimerHandle | None = None
-        _waiting_since_cycle: object = None
+    head_timeout_s = 10.0
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    cycle: Any
+    _head_timer: asyncio.TimerHandle | None = None
+    _cycle_waited_after: object = None
 
-        def _arm(self) -> None:
-            self._disarm()
-            self._waiting_since_cycle = self.cycle
-            self._head_timer = self.loop.call_later(header_timeout_s, self._too_slow)
+    def _arm(self) -> None:
+        self._disarm()
+        self._cycle_waited_after = self.cycle
+        self._head_timer = self.loop.call_later(self.head_timeout_s, self._too_slow)
 
-        def _disarm(self) -> None:
-            if self._head_timer is not None:
-                self._head_timer.cancel()
-                self._head_timer = None
-
-        def _too_slow(self) -> None:
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
             self._head_timer = None
-            if self.cycle is self._waiting_since_cycle and not self.transport.is_closing():
-                self.transport.close()  # no request began: nothing to answer
+
+    def _too_slow(self) -> None:
+        self._head_timer = None
+        if self.cycle is self._cycle_waited_after and not self.transport.is_closing():
+            self.transport.close()  # no request began: nothing to answer
+
+
+def _protocol(header_timeout_s: float) -> type:
+    """uvicorn's HTTP protocol (httptools when installed, as uvicorn picks, else h11), with a deadline
+    for each request's head (:class:`_HeadDeadline`). uvicorn closes idle keep-alive connections, but
+    not one that never sends a byte or sends its headers a byte at a time, and enough of those use up
+    the file descriptors."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:  # httptools is not installed
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        class H11(_HeadDeadline, H11Protocol):
+            head_timeout_s = header_timeout_s
+
+            def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+                super().connection_made(transport)
+                self._arm()
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                self._disarm()
+                super().connection_lost(exc)
+
+            def handle_events(self) -> None:
+                super().handle_events()
+                if self._head_timer is not None and self.cycle is not self._cycle_waited_after:
+                    self._disarm()  # a new cycle: a request head arrived
+
+            def on_response_complete(self) -> None:
+                super().on_response_complete()
+                if not self.transport.is_closing():
+                    self._arm()
+
+        return H11
+
+    class HttpTools(_HeadDeadline, HttpToolsProtocol):
+        head_timeout_s = header_timeout_s
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -210,17 +247,16 @@ def _protocol(header_timeout_s: float) -> type:
             self._disarm()
             super().connection_lost(exc)
 
-        def handle_events(self) -> None:
-            super().handle_events()
-            if self._head_timer is not None and self.cycle is not self._waiting_since_cycle:
-                self._disarm()  # a request head arrived
+        def on_headers_complete(self) -> None:
+            self._disarm()
+            super().on_headers_complete()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
             if not self.transport.is_closing():
                 self._arm()
 
-    return Protocol
+    return HttpTools
 
 
 def serve(overrides: dict[str, Any]) -> int:

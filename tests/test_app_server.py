@@ -179,3 +179,51 @@ def test_a_worker_that_cannot_load_keeps_the_server_up_and_not_ready(server: str
     finally:
         served_model.write_bytes(good)
     _until_ready(server)
+
+
+@pytest.mark.parametrize("parser", ["httptools", "h11"])
+def test_the_head_deadline_holds_with_either_parser(parser: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvicorn in a thread with a stand-in app and app.main's protocol for that parser."""
+    import threading
+
+    import uvicorn
+
+    from app.main import _protocol
+
+    if parser == "h11":
+        monkeypatch.setitem(sys.modules, "uvicorn.protocols.http.httptools_impl", None)  # as if absent
+    else:
+        pytest.importorskip("httptools")
+    protocol = _protocol(0.5)
+    assert protocol.__name__ == {"httptools": "HttpTools", "h11": "H11"}[parser]
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        assert scope["type"] == "http"
+        await send({"type": "http.response.start", "status": 200, "headers": []})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b"ok"})  # type: ignore[operator]
+
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, http=protocol, lifespan="off", log_config=None)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            assert client.get("/").text == "ok"
+            time.sleep(0.8)  # idle past the deadline: a kept-alive connection is closed, and reopened
+            assert client.get("/").text == "ok"
+        silent = socket.create_connection(("127.0.0.1", port))
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        for s in (silent, slow):
+            s.settimeout(5)
+            assert s.recv(1) == b""
+            s.close()
+        assert time.monotonic() - started < 3
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
