@@ -99,6 +99,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--optimizer", choices=("adam", "nadam", "sgd"), help="default: the config's, else nadam")
     t.add_argument("--lr", type=float, help="learning rate (default: the config's, else 0.002)")
     t.add_argument("--max-minutes", type=float, help="stop after the epoch that passes this many minutes")
+    t.add_argument(
+        "--final", action="store_true",
+        help="train on --train and --dev together for exactly --epochs epochs (the best epoch of a run "
+        "that --dev selected) and keep the last; its dev scores are then on data it saw",
+    )  # fmt: skip
     t.add_argument("--resume", action="store_true", help="carry on a run of --out that was stopped")
     t.add_argument("--force", action="store_true", help="overwrite an existing --out")
     _add_device(t)
@@ -255,6 +260,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         value = getattr(args, key)
         if value is not None:
             train_cfg[key] = value
+    if args.final:
+        if args.epochs is None:
+            raise InputError("--final needs --epochs: the best epoch of a run that --dev selected")
+        train_cfg["final"] = True
     try:
         cfg = TrainConfig(**train_cfg)
     except TypeError as exc:
@@ -277,6 +286,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     embeddings = args.embeddings or config.get("embeddings") or GLOVE_PACKAGE
     train_data = read_conll(args.train_file, args.scheme)
     dev_data = read_conll(args.dev, args.scheme or train_data.scheme)
+    if cfg.final:
+        from ner.train import joined
+
+        train_data = joined(train_data, dev_data)
+        log.info("--final: %s for %d epochs; dev scores are on seen data", train_data.path, cfg.epochs)
     vectors = load_vectors(embeddings)
     log.info("%d training and %d dev sentences", len(train_data.sentences), len(dev_data.sentences))
     effective = {

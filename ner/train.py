@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import platform
@@ -50,6 +51,7 @@ class TrainConfig:
     glove_limit: int = 150_000  # most frequent pretrained words kept beside the training words
     max_minutes: float = 0.0  # stop after this long (0: no limit)
     tokenizer: str = "conll"  # the raw-text tokenizer the model is for: conll, social or whitespace
+    final: bool = False  # train on train + dev for exactly ``epochs`` epochs; the last one is kept
     seed: int = 1
 
 
@@ -84,6 +86,14 @@ class Interrupted(Exception):
 
 def resume_path(out: Path) -> Path:
     return out.with_name(out.stem + ".resume.pt")
+
+
+def joined(first: Corpus, second: Corpus) -> Corpus:
+    """Both corpora as one (for ``--final``: train + dev), their documents kept apart."""
+    offset = 1 + max((s.document for s in first.sentences), default=0)
+    moved = [replace(s, document=s.document + offset) for s in second.sentences]
+    digest = hashlib.sha256(f"{first.sha256}+{second.sha256}".encode()).hexdigest()
+    return Corpus(f"{first.path}+{second.path}", first.sentences + moved, first.scheme, digest)
 
 
 def build_vocabs(
@@ -215,7 +225,7 @@ def train(
     started = time.monotonic()
     with stop_on_signals() as caught:
         for epoch in range(len(history.epochs) + 1, cfg.epochs + 1):
-            if history.epochs and epoch - history.best_epoch > cfg.patience:
+            if not cfg.final and history.epochs and epoch - history.best_epoch > cfg.patience:
                 log.info("no better dev F1 for %d epochs: stopping", cfg.patience)
                 break
             if cfg.max_minutes and time.monotonic() - started > 60 * cfg.max_minutes:
@@ -254,7 +264,7 @@ def train(
             report = dev_report(tagger, dev_data)
             record = EpochRecord(epoch, total / len(order), lr, time.monotonic() - t0, report.to_dict())
             history.epochs.append(record)
-            better = report.overall.f1 > history.best_f1
+            better = cfg.final or report.overall.f1 > history.best_f1  # final: the last epoch is kept
             if better:
                 history.best_epoch, history.best_f1 = epoch, report.overall.f1
                 tagger.metadata.update(

@@ -506,3 +506,17 @@ def test_a_full_disk_while_training_is_one_line_with_exit_2_and_leaves_no_tempor
     err = capsys.readouterr().err.strip()
     assert err.splitlines()[-1] == "ner: error: No space left on device", err
     assert sorted(p.name for p in out.parent.iterdir()) == []  # no checkpoint, no .tmp, stale one gone
+
+
+def test_final_trains_on_train_and_dev_for_the_given_epochs(data_dir: Path, tmp_path: Path, capsys) -> None:
+    from ner.checkpoint import load_checkpoint
+
+    out = tmp_path / "final.pt"
+    assert main([*_train_args(data_dir, tmp_path, out), "--final"]) == 2
+    assert "--final needs --epochs" in capsys.readouterr().err
+    assert main([*_train_args(data_dir, tmp_path, out), "--final", "--epochs", "2", "--seed", "4"]) == 0
+    meta = load_checkpoint(out)["metadata"]
+    train_file = str(data_dir / "train.txt")
+    assert meta["train"]["path"] == f"{train_file}+{train_file}"  # --dev is train.txt here
+    assert meta["epoch"] == 2 and meta["train_config"]["final"] is True
+    assert len(json.loads(out.with_name("final.metrics.json").read_text())["epochs"]) == 2
