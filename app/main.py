@@ -202,6 +202,20 @@ class _HeadDeadline:
         if self.cycle is self._cycle_waited_after and not self.transport.is_closing():
             self.transport.close()  # no request began: nothing to answer
 
+    # The protocol's own events, before or after the base's (next in the method order).
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)  # type: ignore[misc]
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        if not self.transport.is_closing():
+            self._arm()
+
 
 def _protocol(header_timeout_s: float) -> type:
     """uvicorn's HTTP protocol (httptools when installed, as uvicorn picks, else h11), with a deadline
@@ -213,48 +227,22 @@ def _protocol(header_timeout_s: float) -> type:
     except ImportError:  # httptools is not installed
         from uvicorn.protocols.http.h11_impl import H11Protocol
 
-        class H11(_HeadDeadline, H11Protocol):
+        class H11(_HeadDeadline, H11Protocol):  # type: ignore[misc]
             head_timeout_s = header_timeout_s
-
-            def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-                super().connection_made(transport)
-                self._arm()
-
-            def connection_lost(self, exc: Exception | None) -> None:
-                self._disarm()
-                super().connection_lost(exc)
 
             def handle_events(self) -> None:
                 super().handle_events()
                 if self._head_timer is not None and self.cycle is not self._cycle_waited_after:
                     self._disarm()  # a new cycle: a request head arrived
 
-            def on_response_complete(self) -> None:
-                super().on_response_complete()
-                if not self.transport.is_closing():
-                    self._arm()
-
         return H11
 
-    class HttpTools(_HeadDeadline, HttpToolsProtocol):
+    class HttpTools(_HeadDeadline, HttpToolsProtocol):  # type: ignore[misc]
         head_timeout_s = header_timeout_s
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
 
         def on_headers_complete(self) -> None:
             self._disarm()
             super().on_headers_complete()
-
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing():
-                self._arm()
 
     return HttpTools
 

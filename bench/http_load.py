@@ -11,24 +11,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
+from served import start_server  # bench/served.py
 
 from ner.conll import read_conll
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _load(url: str, texts: list[str], clients: int, seconds: float) -> tuple[list[float], int, int]:
@@ -76,18 +67,7 @@ def main() -> None:
     proc = None
     url = args.url
     if url is None:
-        port = _free_port()
-        cmd = [sys.executable, "-m", "ner.cli", "serve", "--port", str(port), "--device", args.device]
-        if args.model:
-            cmd += ["--model", str(args.model)]
-        proc = subprocess.Popen(cmd, env=os.environ.copy(), stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        proc, url = start_server(args.model, args.device)
     elif urlparse(url).hostname not in ("127.0.0.1", "localhost", "::1"):
         parser.error("--url must be a loopback address")
     try:

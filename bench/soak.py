@@ -14,23 +14,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import random
-import socket
 import string
-import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from served import start_server  # bench/served.py
 
 
 def _rss_mb(pid: int) -> float:
@@ -111,19 +103,8 @@ def main() -> int:
     parser.add_argument("--every", type=int, default=2000, help="print RSS every this many requests")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
-    port = _free_port()
-    cmd = [sys.executable, "-m", "ner.cli", "serve", "--port", str(port), "--device", "cpu"]
-    if args.model:
-        cmd += ["--model", str(args.model)]
-    proc = subprocess.Popen(cmd, env=os.environ.copy(), stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start_server(args.model)
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
         started = time.perf_counter()
         statuses, samples = asyncio.run(_soak(url, proc.pid, args))
         seconds = time.perf_counter() - started
