@@ -22,11 +22,13 @@ here.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import math
 import tempfile
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -143,6 +145,25 @@ class Search:
     scheme: str | None = None  # of the data files; detected when None
 
 
+@contextlib.contextmanager
+def _creation_lock(storage: str) -> Iterator[None]:
+    """Held while a storage is opened: workers started together would race to create a new SQLite
+    database's tables and its schema version row (one of them fails). Other databases: no lock."""
+    prefix = "sqlite:///"
+    if not storage.startswith(prefix):
+        yield
+        return
+    import fcntl
+
+    database = Path(storage[len(prefix) :])
+    with open(database.with_name(database.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def make_study(storage: str, name: str, sampler: str, pruner: str | Any, seed: int | None) -> Any:
     """Create the study, or load it if the storage has it already (a rerun, or another worker)."""
     optuna = import_optuna()
@@ -169,7 +190,8 @@ def make_study(storage: str, name: str, sampler: str, pruner: str | Any, seed: i
         warnings.simplefilter(
             "ignore", optuna.exceptions.ExperimentalWarning
         )  # heartbeats are "experimental"
-        rdb = optuna.storages.RDBStorage(storage, heartbeat_interval=30, grace_period=120)
+        with _creation_lock(storage):
+            rdb = optuna.storages.RDBStorage(storage, heartbeat_interval=30, grace_period=120)
     return optuna.create_study(
         storage=rdb,
         study_name=name,
