@@ -53,11 +53,15 @@ class TooLarge(Exception):
         self.maximum = maximum
 
 
+Predict = Callable[[list[list[str]], "list[int] | None"], list[Prediction]]
+
+
 @dataclass
 class _Job:
     sentences: list[list[str]]
     tokens: int
     future: asyncio.Future[list[Prediction]]
+    groups: list[int] | None = None  # each sentence's document block in this request (None: each alone)
 
 
 @dataclass
@@ -67,13 +71,25 @@ class _Lane:
     calls: int = field(default=0)
 
 
+def _blocks(jobs: list[_Job]) -> list[int] | None:
+    """The document block of each sentence of ``jobs``, numbered across them so that no two requests
+    share one; None when no job has blocks."""
+    if all(job.groups is None for job in jobs):
+        return None
+    out: list[int] = []
+    for job in jobs:
+        first = len(out)  # past every block number used so far: a job has fewer blocks than sentences
+        out.extend(first + g for g in (job.groups if job.groups is not None else range(len(job.sentences))))
+    return out
+
+
 class MicroBatcher:
     """See the module docstring. ``make_executor`` makes one lane's executor; ``predict`` runs in it."""
 
     def __init__(
         self,
         make_executor: Callable[[], Executor],
-        predict: Callable[[list[list[str]]], list[Prediction]],
+        predict: Predict,
         max_batch: int,
         wait_ms: float,
         queue_limit: int,
@@ -143,7 +159,7 @@ class MicroBatcher:
 
     async def _warm(self, executor: Executor) -> None:
         loop = asyncio.get_running_loop()
-        call = loop.run_in_executor(executor, self._predict, [["warm-up"]])
+        call = loop.run_in_executor(executor, self._predict, [["warm-up"]], None)
         await asyncio.wait_for(call, _finite(max(WARM_UP_SECONDS, self._timeout)))
 
     def estimated_wait(self, tokens: int = 0) -> float:
@@ -153,8 +169,9 @@ class MicroBatcher:
         live = max(1, self.workers_ready())
         return (self._pending_tokens + tokens) * self._seconds_per_token / live
 
-    async def submit(self, sentences: list[list[str]]) -> list[Prediction]:
-        """Predictions for ``sentences``, in order.
+    async def submit(self, sentences: list[list[str]], groups: list[int] | None = None) -> list[Prediction]:
+        """Predictions for ``sentences``, in order; ``groups`` gives each one's document block, for a
+        model with document memory (blocks of different requests never mix).
 
         Raises:
             TooLarge: the request alone exceeds a queue limit.
@@ -181,7 +198,7 @@ class MicroBatcher:
             )
         future: asyncio.Future[list[Prediction]] = asyncio.get_running_loop().create_future()
         self._add(len(sentences), tokens)
-        self._queue.put_nowait(_Job(sentences, tokens, future))
+        self._queue.put_nowait(_Job(sentences, tokens, future, groups))
         # a client that goes away cancels this await, and with it the future: its job is dropped
         return await future
 
@@ -237,7 +254,7 @@ class MicroBatcher:
         started = loop.time()
         healthy = True
         try:
-            call = loop.run_in_executor(lane.executor, self._predict, sentences)
+            call = loop.run_in_executor(lane.executor, self._predict, sentences, _blocks(jobs))
             predictions = await asyncio.wait_for(call, _finite(self._timeout))
         except TimeoutError:
             healthy = False

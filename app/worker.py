@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from app.batcher import Predict
 from ner.process import die_with_parent, freeze_loaded_objects
 from ner.tagger import Prediction, Tagger
 
@@ -32,14 +33,14 @@ def _init(path: str, device: str, threads: int, batch_size: int, parent: int) ->
     freeze_loaded_objects()
 
 
-def _predict(sentences: list[list[str]]) -> list[Prediction]:
+def _predict(sentences: list[list[str]], groups: list[int] | None) -> list[Prediction]:
     assert _tagger is not None, "worker process not initialised"
-    return _tagger.predict(sentences, batch_size=_batch_size)
+    return _tagger.predict(sentences, _batch_size, True, groups)
 
 
 def process_worker(
     path: Path, device: str, threads: int, batch_size: int
-) -> tuple[Callable[[], Executor], Callable[[list[list[str]]], list[Prediction]]]:
+) -> tuple[Callable[[], Executor], Predict]:
     """A factory of one-process pools that load the checkpoint at ``path``, and the function to run."""
 
     def make() -> Executor:
@@ -53,15 +54,13 @@ def process_worker(
     return make, _predict
 
 
-def thread_worker(
-    tagger: Tagger, batch_size: int
-) -> tuple[Callable[[], Executor], Callable[[list[list[str]]], list[Prediction]]]:
+def thread_worker(tagger: Tagger, batch_size: int) -> tuple[Callable[[], Executor], Predict]:
     """A factory of one-thread pools, and a function that runs ``tagger`` in them."""
 
     def make() -> Executor:
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="ner-model")
 
-    def predict(sentences: list[list[str]]) -> list[Prediction]:
-        return tagger.predict(sentences, batch_size=batch_size)
+    def predict(sentences: list[list[str]], groups: list[int] | None) -> list[Prediction]:
+        return tagger.predict(sentences, batch_size, True, groups)
 
     return make, predict

@@ -23,6 +23,9 @@ class Batch:
     mask: Tensor  # (batch, seq) bool, right-padded
     lengths: Tensor  # (batch,) on the CPU, as pack_padded_sequence wants
     tags: Tensor | None  # (batch, seq) or None when untagged
+    # (batch,): the document block of each sentence, for a model with document memory; None: each
+    # sentence is a block of its own
+    groups: Tensor | None = None
 
     @classmethod
     def of(cls, arrays: Arrays) -> Batch:
@@ -46,11 +49,13 @@ class Batch:
             self.mask.to(device, non_blocking=True),
             self.lengths,
             None if self.tags is None else self.tags.to(device, non_blocking=True),
+            None if self.groups is None else self.groups.to(device, non_blocking=True),
         )
 
 
-def collate(sentences: list[Encoded]) -> Batch:
-    """Pad encoded sentences (none empty) to the longest one.
+def collate(sentences: list[Encoded], groups: list[int] | None = None) -> Batch:
+    """Pad encoded sentences (none empty) to the longest one; ``groups`` gives each one's document
+    block (see :attr:`Batch.groups`).
 
     Characters are stored once per distinct spelling in the batch (a batch of newswire repeats most
     words), so the character CNN runs on far fewer rows than there are tokens."""
@@ -83,6 +88,7 @@ def collate(sentences: list[Encoded]) -> Batch:
         mask,
         length_tensor,
         torch.from_numpy(tags) if all(s.tags for s in sentences) else None,
+        None if groups is None else torch.tensor(groups),
     )
 
 
@@ -94,3 +100,17 @@ def buckets(lengths: list[int], batch_size: int, rng: np.random.Generator) -> It
     batches = [order[i : i + batch_size].tolist() for i in range(0, len(order), batch_size)]
     for k in rng.permutation(len(batches)):
         yield batches[k]
+
+
+def block_batches(blocks: list[list[int]], batch_size: int, rng: np.random.Generator) -> Iterator[list[int]]:
+    """Batches of whole blocks (lists of sentence indices), in random order: blocks are shuffled and
+    joined until a batch holds ``batch_size`` sentences (a bigger block makes a batch of its own)."""
+    current: list[int] = []
+    for k in rng.permutation(len(blocks)):
+        block = blocks[k]
+        if current and len(current) + len(block) > batch_size:
+            yield current
+            current = []
+        current = current + block
+    if current:
+        yield current

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ner import crf
+from ner.core import batch_order
 from ner.tagger import Tagger
 from ner.tags import convert
 
@@ -19,22 +20,24 @@ GRID = [round(0.5 + 0.05 * k, 2) for k in range(71)]  # 0.5 ... 4.0
 
 
 def fit_temperature(
-    tagger: Tagger, sentences: list[list[str]], gold: list[list[str]], batch_size: int = 256
+    tagger: Tagger,
+    sentences: list[list[str]],
+    gold: list[list[str]],
+    batch_size: int = 256,
+    groups: list[int] | None = None,
 ) -> tuple[float, float, float]:
-    """The temperature on ``GRID`` with the lowest mean gold NLL; returns (T, nll at T, nll at 1)."""
+    """The temperature on ``GRID`` with the lowest mean gold NLL; returns (T, nll at T, nll at 1).
+    ``groups`` gives each sentence's document block, for a model with document memory."""
     index = tagger.encoder.tags.index
     totals = dict.fromkeys(GRID, 0.0)
     base = tagger.model.crf_scores()
     tagger.model.eval()
     with torch.inference_mode():
-        for first in range(0, len(sentences), batch_size):
-            words = sentences[first : first + batch_size]
-            tags = [
-                [index[t] for t in convert(g, tagger.model_scheme)] for g in gold[first : first + batch_size]
-            ]
-            batch = tagger.encoder.batch(words).to(tagger.device)
-            emissions = tagger.model.emissions(batch).float().cpu().numpy()  # (batch, seq, num_tags)
-            lengths = batch.lengths.numpy()
+        for chunk in batch_order([len(s) for s in sentences], batch_size, groups):
+            words = [sentences[i] for i in chunk]
+            tags = [[index[t] for t in convert(gold[i], tagger.model_scheme)] for i in chunk]
+            mine = None if groups is None else [groups[i] for i in chunk]
+            emissions, lengths = tagger._emissions(words, mine)  # (batch, seq, num_tags), (batch,)
             gold_tags = np.zeros(emissions.shape[:2], dtype=np.int64)
             for b, t in enumerate(tags):
                 gold_tags[b, : len(t)] = t

@@ -22,8 +22,8 @@ import numpy as np
 
 from ner.errors import InputError
 
-FORMAT_VERSION = 2  # 2: model_config may hold ``context`` (document windows)
-READS = (1, 2)  # format 1 is format 2 without context
+FORMAT_VERSION = 3  # 2: model_config may hold ``context`` (document windows); 3: ``memory``
+READS = (1, 2, 3)  # format 1 is format 2 without context, 2 is 3 without memory
 SCHEMES = ("iob1", "iob2", "iobes")  # as ner.tags.Scheme (not imported: it would load more than needed)
 REQUIRED = ("format_version", "model_config", "vocab", "scheme", "metadata", "state_dict")
 

@@ -25,6 +25,10 @@ class ModelConfig:
     # Document context: the BiLSTM reads consecutive sentences of a document together, in windows of up
     # to this many tokens (a longer sentence alone). 0: each sentence alone, as checkpoints before it.
     context: int = 0
+    # Document memory: each capitalised token also reads the mean BiLSTM state of the other capitalised
+    # occurrences of its word in the same block of up to this many tokens of its document (the BiLSTM
+    # still reads each sentence alone). 0: off, as checkpoints before it.
+    memory: int = 0
 
     def __post_init__(self) -> None:
         sizes = ("word_dim", "char_dim", "char_filters", "char_window", "hidden", "layers")
@@ -39,5 +43,9 @@ class ModelConfig:
             raise ValueError(f"cell must be 'lstm' or 'gru' (got {self.cell!r})")
         if not isinstance(self.context, int) or self.context < 0:
             raise ValueError(f"context must be 0 (none) or a positive integer (got {self.context!r})")
+        if not isinstance(self.memory, int) or self.memory < 0:
+            raise ValueError(f"memory must be 0 (none) or a positive integer (got {self.memory!r})")
+        if self.memory and self.context:
+            raise ValueError("memory and context cannot both be on: choose one way to read documents")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1) (got {self.dropout!r})")

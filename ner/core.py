@@ -108,6 +108,26 @@ def unpack_windows(
     return results
 
 
+def batch_order(lengths: list[int], batch_size: int, groups: list[int] | None = None) -> list[list[int]]:
+    """Indices of items of ``lengths`` tokens in batches of up to ``batch_size``, sorted by length so
+    that little is padding. With ``groups`` (one per item), the items of one group stay in one batch
+    (a group bigger than ``batch_size`` makes a batch of its own), groups sorted by their longest item."""
+    if groups is None:
+        order = sorted(range(len(lengths)), key=lengths.__getitem__)
+        return [order[first : first + batch_size] for first in range(0, len(order), batch_size)]
+    members: dict[int, list[int]] = {}
+    for k, group in enumerate(groups):
+        members.setdefault(group, []).append(k)
+    ranked = sorted(members.values(), key=lambda ks: max(lengths[k] for k in ks))
+    out: list[list[int]] = []
+    for ks in ranked:
+        if out and len(out[-1]) + len(ks) <= batch_size:
+            out[-1].extend(ks)
+        else:
+            out.append(list(ks))
+    return out
+
+
 class TaggerCore:
     """A model's vocabularies, tag schemes and metadata, and tagging around its emission scores.
 
@@ -120,9 +140,11 @@ class TaggerCore:
         data_scheme: Scheme,
         metadata: dict[str, Any],
         context: int = 0,
+        memory: int = 0,
     ) -> None:
         self.encoder = encoder
         self.context = context  # tokens per window of a document's sentences (0: each sentence alone)
+        self.memory = memory  # tokens per block of a document that the memory spans (0: no memory)
         self.model_scheme = model_scheme
         self.data_scheme = data_scheme
         self.metadata = metadata
@@ -137,8 +159,11 @@ class TaggerCore:
         self.allowed = allowed  # (num_tags + 2, num_tags + 2): row num_tags is the start, column + 1 the end
         self._codes = _TagCodes.of(labels, model_scheme, allowed)
 
-    def _emissions(self, sentences: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
-        """Emission scores (batch, seq, num_tags) float32 and lengths (batch,) of a batch."""
+    def _emissions(
+        self, sentences: list[list[str]], groups: list[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Emission scores (batch, seq, num_tags) float32 and lengths (batch,) of a batch; ``groups``
+        gives each sentence's document block, for a model with document memory (None: each alone)."""
         raise NotImplementedError
 
     def _crf_scores(self) -> crf.CrfScores:
@@ -198,7 +223,19 @@ class TaggerCore:
         trained for: with ``context`` > 0, consecutive sentences of one document (never of two) are
         read together in windows of up to ``context`` tokens; a model without it reads each sentence
         alone, exactly as :meth:`predict`. Every window is read once, so the cost is that of the
-        tokens, and memory is bounded by the window, whatever the document's length."""
+        tokens, and memory is bounded by the window, whatever the document's length.
+
+        With document ``memory``, each sentence is read alone, with what the model remembers of
+        the other sentences of its block of the document (blocks of up to ``memory`` tokens)."""
+        if self.memory > 0:
+            _, places = pack_windows(documents, self.memory)
+            sentences = [documents[d][s] for place in places for d, s, _, _ in place]
+            groups = [b for b, place in enumerate(places) for _ in place]
+            read = self.predict(sentences, batch_size, scores, groups)
+            recalled: list[list[Prediction]] = [[] for _ in documents]
+            for prediction, (d, _, _, _) in zip(read, (p for place in places for p in place)):
+                recalled[d].append(prediction)  # places run in document order
+            return recalled
         if self.context <= 0:
             flat = self.predict([s for d in documents for s in d], batch_size, scores)
             out, position = [], 0
@@ -219,7 +256,11 @@ class TaggerCore:
         return [p.tags for p in self.predict(sentences, batch_size=batch_size, scores=False)]
 
     def predict(
-        self, sentences: list[list[str]], batch_size: int = 256, scores: bool = True
+        self,
+        sentences: list[list[str]],
+        batch_size: int = 256,
+        scores: bool = True,
+        groups: list[int] | None = None,
     ) -> list[Prediction]:
         """Tags and scored entities for each sentence (empty sentences give empty predictions). An
         entity's ``start``/``end`` here are token indices into its sentence; for character offsets
@@ -227,18 +268,22 @@ class TaggerCore:
 
         Sentences are sorted by length and batched; results come back in input order, and a sentence
         gets the same result alone as inside any batch.
+
+        ``groups`` (one per sentence) gives each sentence's document block for a model with document
+        memory: the sentences of a block are batched together, and a block gets the same results
+        alone as inside any batch. None: each sentence is a block of its own.
         """
         pieces: list[tuple[int, int, list[str]]] = []  # (sentence, offset, tokens)
         for i, tokens in enumerate(sentences):
             for offset in range(0, len(tokens), MAX_LEN):
                 pieces.append((i, offset, tokens[offset : offset + MAX_LEN]))
-        order = sorted(range(len(pieces)), key=lambda k: len(pieces[k][2]))
         found: dict[int, list[Entity]] = {}
         crf_scores = self._crf_scores()
-        for first in range(0, len(order), batch_size):
-            chunk = order[first : first + batch_size]
+        by_piece = None if groups is None or self.memory <= 0 else [groups[i] for i, _, _ in pieces]
+        for chunk in batch_order([len(p[2]) for p in pieces], batch_size, by_piece):
             batch = [pieces[k][2] for k in chunk]
-            found.update(zip(chunk, self._predict_batch(batch, crf_scores, scores)))
+            mine = None if by_piece is None else [by_piece[k] for k in chunk]
+            found.update(zip(chunk, self._predict_batch(batch, crf_scores, scores, mine)))
         entities: list[list[Entity]] = [[] for _ in sentences]
         for k, (i, offset, _) in enumerate(pieces):
             if offset == 0:
@@ -259,9 +304,13 @@ class TaggerCore:
         ]
 
     def _predict_batch(
-        self, sentences: list[list[str]], crf_scores: crf.CrfScores, scores: bool
+        self,
+        sentences: list[list[str]],
+        crf_scores: crf.CrfScores,
+        scores: bool,
+        groups: list[int] | None = None,
     ) -> list[list[Entity]]:
-        emissions, lengths = self._emissions(sentences)  # (batch, seq, num_tags), (batch,)
+        emissions, lengths = self._emissions(sentences, groups)  # (batch, seq, num_tags), (batch,)
         best = crf.viterbi(emissions, lengths, crf_scores)  # (batch, seq), -1 past each end
         rows, starts, ends, labels = self._spans(best, lengths)  # one entry per entity
         probs = np.full(len(rows), math.nan)

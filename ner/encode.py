@@ -18,6 +18,11 @@ CACHE_TOKENS = 200_000  # encodings of this many distinct tokens are remembered 
 CACHE_TOKEN_CHARS = 32  # ... if they are no longer than this (so the cache is bounded in bytes too)
 
 
+# Casing classes (of :func:`casing`) whose tokens take part in the document memory: all capitals, a
+# capital first and mixed case. Lower-case words ("us", "may") would mix in their other senses.
+REMEMBERED_CASINGS = (4, 5, 7)
+
+
 def casing(token: str) -> int:
     """A small casing class (1-7; 0 is padding) that GloVe's lower-cased vectors cannot carry."""
     if token.isalpha():  # most tokens: no digits, so skip counting them

@@ -13,6 +13,7 @@ from torchcrf import CRF
 from ner.batch import Batch
 from ner.config import ModelConfig
 from ner.crf import CrfScores
+from ner.encode import REMEMBERED_CASINGS
 
 NUM_CASINGS = 8
 FORBIDDEN = -10000.0
@@ -165,6 +166,25 @@ class PartlyFrozenEmbedding(nn.Module):
             self.trainable.copy_(weight[self.rows])
 
 
+def recall(h: Tensor, batch: Batch) -> Tensor:
+    """The document memory (Luo et al. 2020, simplified to a mean): for each capitalised token
+    (:data:`ner.encode.REMEMBERED_CASINGS`) with a known word, the mean of ``h`` (batch, seq, dim) over
+    the other such tokens of the same word (GloVe's lower-cased one) in the same document block
+    (``batch.groups``); zeros for every other token and for a word seen once. (batch, seq, dim)."""
+    groups = batch.groups if batch.groups is not None else torch.arange(len(h), device=h.device)
+    casings = torch.tensor(REMEMBERED_CASINGS, device=h.device)
+    live = batch.mask & torch.isin(batch.casing, casings) & (batch.words > 1)  # not padding or <unk>
+    keys = (groups[:, None] * 2**32 + batch.words)[live]  # (tokens,)
+    states = h[live]  # (tokens, dim)
+    _, which = torch.unique(keys, return_inverse=True)  # (tokens,): each token's word in its block
+    sums = h.new_zeros(int(which.max()) + 1 if len(which) else 0, h.shape[2]).index_add(0, which, states)
+    others = torch.bincount(which, minlength=len(sums))[which] - 1  # (tokens,)
+    mean = (sums[which] - states) / others.clamp(min=1).unsqueeze(1).to(h.dtype)  # zeros when none
+    out = h.new_zeros(h.shape)
+    out[live] = mean
+    return out
+
+
 class BiLstmCrf(nn.Module):
     """Emission scores from a BiLSTM (or BiGRU) over word, casing and character features; a CRF."""
 
@@ -190,7 +210,8 @@ class BiLstmCrf(nn.Module):
             dropout=config.dropout if config.layers > 1 else 0.0,
         )
         self.dropout = nn.Dropout(config.dropout)
-        self.proj = nn.Linear(2 * config.hidden, config.num_tags)
+        # with document memory, each token's state is followed by the one it recalls
+        self.proj = nn.Linear((4 if config.memory else 2) * config.hidden, config.num_tags)
         self.crf = CRF(config.num_tags, batch_first=True)
         everything = torch.ones(config.num_tags + 2, config.num_tags + 2, dtype=torch.bool)
         self.register_buffer("allowed", everything, persistent=False)
@@ -229,6 +250,8 @@ class BiLstmCrf(nn.Module):
             out, _ = self.rnn(packed)
             h, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
         # h: (batch, seq, 2 * hidden)
+        if self.config.memory:
+            h = torch.cat([h, recall(h, batch)], dim=2)  # (batch, seq, 4 * hidden)
         emissions: Tensor = self.proj(self.dropout(h))  # (batch, seq, num_tags)
         return emissions
 

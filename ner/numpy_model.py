@@ -19,7 +19,7 @@ from ner import crf
 from ner.checkpoint import load_arrays
 from ner.config import ModelConfig
 from ner.core import TaggerCore
-from ner.encode import Encoder
+from ner.encode import REMEMBERED_CASINGS, Encoder
 from ner.errors import InputError
 from ner.models import default_model_path
 from ner.vocab import Vocab, WordVocab
@@ -114,7 +114,7 @@ class NumpyTagger(TaggerCore):
         data_scheme: Any,
         metadata: dict[str, Any],
     ) -> None:
-        super().__init__(encoder, model_scheme, data_scheme, metadata, config.context)
+        super().__init__(encoder, model_scheme, data_scheme, metadata, config.context, config.memory)
         self.config = config
         f32 = {k: np.asarray(v, dtype=np.float32) for k, v in state.items()}
         self.word_embed = f32["word_embed.weight"]  # (words, word_dim)
@@ -179,7 +179,9 @@ class NumpyTagger(TaggerCore):
     def _crf_scores(self) -> crf.CrfScores:
         return self._scores
 
-    def _emissions(self, sentences: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+    def _emissions(
+        self, sentences: list[list[str]], groups: list[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         arrays = self.encoder.arrays(sentences)
         parts = [self.word_embed[arrays.words], self._spelled(arrays.chars)[arrays.char_index]]
         if self.casing_embed is not None:
@@ -195,6 +197,10 @@ class NumpyTagger(TaggerCore):
             ahead = forward.run(x, lengths)  # (batch, seq, hidden), zero past each end
             behind = backward.run(x[rows, flip], lengths)[rows, flip]  # (batch, seq, hidden)
             x = np.concatenate([ahead, behind], axis=2)  # (batch, seq, 2 * hidden)
+        if self.config.memory:
+            where = np.asarray(range(len(x)) if groups is None else groups)[order]  # (batch,)
+            recalled = _recall(x, arrays.words[order], arrays.casing[order], lengths, where)
+            x = np.concatenate([x, recalled], axis=2)  # (batch, seq, 4 * hidden)
         emissions = np.empty((len(x), x.shape[1], self.proj_b.shape[0]), dtype=np.float32)
         emissions[order] = x @ self.proj_t + self.proj_b  # (batch, seq, num_tags), in input order
         return emissions, arrays.lengths
@@ -220,6 +226,26 @@ class NumpyTagger(TaggerCore):
             starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[spelled]
             pooled[spelled] = np.maximum.reduceat(h, starts, axis=0)
         return pooled
+
+
+def _recall(
+    h: np.ndarray, words: np.ndarray, casing: np.ndarray, lengths: np.ndarray, groups: np.ndarray
+) -> np.ndarray:
+    """``ner.model.recall`` in numpy: (batch, seq, dim) states -> the mean state of the other
+    occurrences of each capitalised token's word in its group (zeros where none)."""
+    live = (
+        (np.arange(h.shape[1])[None, :] < lengths[:, None])
+        & np.isin(casing, REMEMBERED_CASINGS)
+        & (words > 1)
+    )
+    keys = (groups[:, None].astype(np.int64) * 2**32 + words)[live]  # (tokens,)
+    states = h[live]  # (tokens, dim)
+    _, which, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    sums = np.zeros((len(counts), h.shape[2]), dtype=h.dtype)
+    np.add.at(sums, which, states)
+    out = np.zeros_like(h)
+    out[live] = (sums[which] - states) / np.maximum(counts[which] - 1, 1)[:, None].astype(h.dtype)
+    return out
 
 
 _RNN_PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")

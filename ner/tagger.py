@@ -52,7 +52,9 @@ class Tagger(TaggerCore):
         metadata: dict[str, Any],
         device: torch.device,
     ) -> None:
-        super().__init__(encoder, model_scheme, data_scheme, metadata, model.config.context)
+        super().__init__(
+            encoder, model_scheme, data_scheme, metadata, model.config.context, model.config.memory
+        )
         self.model = model.to(device)
         self.device = device
         model.constrain(torch.from_numpy(self.allowed).to(device))
@@ -105,17 +107,26 @@ class Tagger(TaggerCore):
             raise InputError(f"checkpoint does not match this model ({exc})", path) from None
 
     def predict(
-        self, sentences: list[list[str]], batch_size: int = 256, scores: bool = True
+        self,
+        sentences: list[list[str]],
+        batch_size: int = 256,
+        scores: bool = True,
+        groups: list[int] | None = None,
     ) -> list[Prediction]:
         if self.model.training:
             self.model.eval()
         with torch.inference_mode():
-            return super().predict(sentences, batch_size, scores)
+            return super().predict(sentences, batch_size, scores, groups)
 
     predict.__doc__ = TaggerCore.predict.__doc__
 
-    def _emissions(self, sentences: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
-        batch = self.encoder.batch(sentences).to(self.device)
+    def _emissions(
+        self, sentences: list[list[str]], groups: list[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        batch = self.encoder.batch(sentences)
+        if groups is not None:
+            batch.groups = torch.tensor(groups)
+        batch = batch.to(self.device)
         # the only copy off the device: the CRF runs on the CPU (see ner/crf.py)
         emissions = self.model.emissions(batch).float().cpu().numpy()  # (batch, seq, num_tags)
         return emissions, batch.lengths.numpy()

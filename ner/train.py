@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ner import __version__
-from ner.batch import buckets, collate
+from ner.batch import block_batches, buckets, collate
 from ner.checkpoint import load_plain, remove_stale_temporaries, save_atomic, write_atomic
 from ner.config import ModelConfig
 from ner.conll import Corpus
@@ -146,6 +146,20 @@ def training_examples(data: Corpus, scheme: Scheme, context: int) -> list[tuple[
     return examples
 
 
+def memory_blocks(data: Corpus, size: int) -> list[list[int]] | None:
+    """For a model with document memory (``size`` > 0), the indices into ``data.sentences`` of each
+    block of its documents that tagging will read together (:func:`ner.core.pack_windows`); None
+    without memory."""
+    if size <= 0:
+        return None
+    documents = data.documents()
+    _, places = pack_windows([[s.tokens for s in d] for d in documents], size)
+    first = [0]
+    for document in documents:
+        first.append(first[-1] + len(document))
+    return [[first[d] + i for d, i, _, _ in place] for place in places]
+
+
 def train(
     model_cfg: dict[str, Any],
     cfg: TrainConfig,
@@ -190,6 +204,7 @@ def train(
     assert isinstance(model.word_embed, torch.nn.Embedding)
     model.word_embed.weight.data.copy_(torch.from_numpy(matrix))
     examples = training_examples(train_data, cfg.scheme, config.context)
+    blocks = memory_blocks(train_data, config.memory)  # sentence indices of each block, or None
     encoded = [encoder.encode(tokens, tags) for tokens, tags in examples]
     seen = {encoder.words.unk, *(w for e in encoded for w in e.words)}
     model.freeze_words_except(torch.tensor(sorted(seen)))  # no other row ever gets a gradient
@@ -219,6 +234,7 @@ def train(
     }
     tagger = Tagger(model, encoder, cfg.scheme, train_data.scheme or "iob2", metadata, device)
     lengths = [len(e.words) for e in encoded]
+    block_of = None if blocks is None else {i: b for b, block in enumerate(blocks) for i in block}
     is_single = torch.zeros(len(encoder.words), dtype=torch.bool)
     is_single[[encoder.words.index[w] for w in singletons]] = True
     is_single = is_single.to(device)
@@ -237,14 +253,18 @@ def train(
                 group["lr"] = lr
             torch.manual_seed(cfg.seed * 1000 + epoch)  # each epoch reproducible, resumed or not
             rng = np.random.default_rng([cfg.seed, epoch])
-            order = list(buckets(lengths, cfg.batch_size, rng))
+            if blocks is None:
+                order = list(buckets(lengths, cfg.batch_size, rng))
+            else:
+                order = list(block_batches(blocks, cfg.batch_size, rng))
             if progress:
                 progress.start_epoch(epoch, len(order))
             model.train()
             t0 = time.monotonic()
             total = 0.0
             for indices in order:
-                batch = collate([encoded[i] for i in indices]).to(device)
+                groups = None if block_of is None else [block_of[i] for i in indices]
+                batch = collate([encoded[i] for i in indices], groups).to(device)
                 assert batch.tags is not None
                 if cfg.unk_replace:
                     hide = is_single[batch.words] & (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,10 @@ torch.set_num_threads(1)  # tiny tensors: threads only add overhead
 # process would not use (it loads the checkpoint path). Tests of the default set it themselves.
 os.environ.setdefault("NER_WORKERS", "1")
 
+# Two documents, the second repeating names of the first: for the document memory.
+DOCUMENTS = [SENTENCES[:5], SENTENCES[5:] + SENTENCES[:2]]
+MEMORY = 20  # tokens per block of a document that the tiny memory model remembers
+
 TINY_MODEL = {"char_dim": 8, "char_filters": 16, "casing_dim": 4, "hidden": 32, "dropout": 0.1}
 TINY_TRAIN = TrainConfig(
     epochs=60, batch_size=4, optimizer="adam", lr=0.02, lr_decay=0.0, patience=60, unk_replace=0.0, seed=3
@@ -49,6 +54,16 @@ def write_conll(path: Path, sentences: list[list[tuple[str, str]]], docstart: bo
     lines = ["-DOCSTART- -X- -X- O", ""] if docstart else []
     for sentence in sentences:
         lines += [f"{word} NN O {tag}" for word, tag in sentence] + [""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def write_documents(path: Path, documents: list[list[list[tuple[str, str]]]]) -> Path:
+    lines: list[str] = []
+    for document in documents:
+        lines += ["-DOCSTART- -X- -X- O", ""]
+        for sentence in document:
+            lines += [f"{word} NN O {tag}" for word, tag in sentence] + [""]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
@@ -82,3 +97,26 @@ def model_path(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 @pytest.fixture(scope="session")
 def tagger(model_path: Path) -> Tagger:
     return Tagger.load(model_path, "cpu")
+
+
+@pytest.fixture(scope="session")
+def memory_model_path(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small model with document memory, trained on the two documents."""
+    out = tmp_path_factory.mktemp("memory") / "memory.pt"
+    corpus = read_conll(write_documents(out.parent / "documents.txt", DOCUMENTS))
+    vectors = load_vectors(str(data_dir / "glove.txt"))
+    train(
+        {**TINY_MODEL, "memory": MEMORY},
+        replace(TINY_TRAIN, epochs=20),
+        corpus,
+        corpus,
+        vectors,
+        out,
+        torch.device("cpu"),
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def memory_tagger(memory_model_path: Path) -> Tagger:
+    return Tagger.load(memory_model_path, "cpu")

@@ -413,12 +413,24 @@ def test_a_client_that_leaves_costs_no_model_time(tagger: Tagger, monkeypatch: p
 def test_a_context_model_reads_each_text_and_marked_token_lists_as_documents(
     tagger: Tagger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(tagger, "context", 12)
+    lists = [["Carol", "likes", "French", "cheese", "."], ["Globex", "opened", "in", "Berlin"]]
+    _serves_documents_as_the_tagger_reads_them(tagger, lists)
+
+
+def test_a_memory_model_reads_each_text_and_marked_token_lists_as_documents(memory_tagger: Tagger) -> None:
+    lists = [["Alice", "Walker", "visited", "Paris", "."], ["Alice", "likes", "Paris", "."]]
+    _serves_documents_as_the_tagger_reads_them(memory_tagger, lists)
+
+
+def _serves_documents_as_the_tagger_reads_them(tagger: Tagger, lists: list[list[str]]) -> None:
     """POST /tag gives what Tagger gives for the same documents."""
     from ner.tokenize import Tokenizer
 
-    monkeypatch.setattr(tagger, "context", 12)
-    texts = ["Alice Walker visited Paris. Acme Corp hired Bob Stone.", "Frank flew from New York."]
-    lists = [["Carol", "likes", "French", "cheese", "."], ["Globex", "opened", "in", "Berlin"]]
+    texts = [
+        "Alice Walker visited Paris. Acme Corp hired Bob Stone. Alice left.",
+        "Frank flew from New York.",
+    ]
     with TestClient(create_app(Settings(), tagger)) as c:
         by_text = c.post("/tag", json={"texts": texts}).json()["results"]
         one_document = c.post("/tag", json={"tokens": lists, "document": True}).json()["results"]
@@ -439,7 +451,7 @@ def test_a_context_model_reads_each_text_and_marked_token_lists_as_documents(
         ]
         got = [e["score"] for r in results for e in r["entities"]]  # type: ignore[index, union-attr]
         assert got == pytest.approx([e.score for p in predictions for e in p.entities], abs=1e-4)  # rounded
-    # the context is read: the same tokens score otherwise when their lists are one document
+    # the document is read: the same tokens score otherwise when their lists are one document
     assert [e.score for p in together for e in p.entities] != pytest.approx(
         [e.score for p in alone for e in p.entities], abs=1e-5
     )

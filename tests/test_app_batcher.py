@@ -15,7 +15,7 @@ def _pool() -> ThreadPoolExecutor:
 
 
 def _echo(calls: list[int]):
-    def predict(sentences: list[list[str]]) -> list[Prediction]:
+    def predict(sentences: list[list[str]], groups: list[int] | None) -> list[Prediction]:
         calls.append(len(sentences))
         return [Prediction(tags=["O"] * len(s), entities=[]) for s in sentences]
 
@@ -42,7 +42,7 @@ def test_concurrent_requests_share_batches_and_get_their_own_results() -> None:
 
 
 def test_queue_limit_and_model_errors() -> None:
-    def failing(sentences: list[list[str]]) -> list[Prediction]:
+    def failing(sentences: list[list[str]], groups: list[int] | None) -> list[Prediction]:
         raise RuntimeError("boom")
 
     async def scenario() -> tuple[str, str]:
@@ -67,7 +67,7 @@ def test_queue_limit_and_model_errors() -> None:
 
 
 def _slow(seconds: float, calls: list[int]):
-    def predict(sentences: list[list[str]]) -> list[Prediction]:
+    def predict(sentences: list[list[str]], groups: list[int] | None) -> list[Prediction]:
         time.sleep(seconds)
         calls.append(len(sentences))
         return [Prediction(tags=["O"] * len(s), entities=[]) for s in sentences]
@@ -128,7 +128,7 @@ def test_a_call_past_its_deadline_is_504_and_the_worker_is_replaced() -> None:
     pools: list[ThreadPoolExecutor] = []
     hang = threading.Event()
 
-    def predict(sentences: list[list[str]]) -> list[Prediction]:
+    def predict(sentences: list[list[str]], groups: list[int] | None) -> list[Prediction]:
         if sentences[0] == ["hang"]:
             hang.wait(5)
         calls.append(len(sentences))

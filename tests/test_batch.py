@@ -57,3 +57,17 @@ def test_remembered_encodings_are_bounded_and_change_nothing(monkeypatch) -> Non
     for other in (again, cold):
         for name in ("words", "chars", "char_index", "casing", "mask", "lengths"):
             assert torch.equal(getattr(first, name), getattr(other, name)), name
+
+
+def test_block_batches_keep_blocks_whole_and_cover_every_sentence() -> None:
+    import numpy as np
+
+    from ner.batch import block_batches
+
+    blocks = [[0, 1, 2], [3], [4, 5, 6, 7, 8], [9, 10]]
+    batches = list(block_batches(blocks, 4, np.random.default_rng(0)))
+    assert sorted(i for b in batches for i in b) == list(range(11))
+    for batch in batches:
+        assert len(batch) <= 4 or batch == [4, 5, 6, 7, 8]  # a bigger block makes a batch of its own
+        for block in blocks:
+            assert set(block) <= set(batch) or not set(block) & set(batch)

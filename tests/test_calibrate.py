@@ -51,9 +51,11 @@ def test_cli_calibrates_a_context_model_on_the_windows_it_reads(
     seen: list[list[str]] = []
     fit = ner.calibrate.fit_temperature
 
-    def spy(tagger: Tagger, units: list[list[str]], gold: list[list[str]], *args: object) -> object:
+    def spy(
+        tagger: Tagger, units: list[list[str]], gold: list[list[str]], *args: object, **kw: object
+    ) -> object:
         seen.extend(units)
-        assert [len(u) for u in units] == [len(g) for g in gold]
+        assert [len(u) for u in units] == [len(g) for g in gold] and kw.get("groups") is None
         return fit(tagger, units, gold)
 
     monkeypatch.setattr(ner.calibrate, "fit_temperature", spy)
@@ -62,3 +64,32 @@ def test_cli_calibrates_a_context_model_on_the_windows_it_reads(
     sentences = [[w for w, _ in s] for s in SENTENCES]
     assert max(map(len, seen)) <= 12 and len(seen) < len(sentences)  # windows of several sentences
     assert [w for u in seen for w in u] == [w for s in sentences for w in s]
+
+
+def test_cli_calibrates_a_memory_model_on_the_blocks_it_reads(
+    memory_model_path: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import shutil
+
+    import ner.calibrate
+    from tests.conftest import DOCUMENTS, write_documents
+
+    path = tmp_path / "memory.pt"
+    shutil.copy(memory_model_path, path)
+    data = write_documents(tmp_path / "documents.txt", DOCUMENTS)
+    seen: list[list[int]] = []
+    fit = ner.calibrate.fit_temperature
+
+    def spy(
+        tagger: Tagger, units: list[list[str]], gold: list[list[str]], *args: object, **kw: object
+    ) -> object:
+        groups = kw["groups"]
+        assert isinstance(groups, list) and len(groups) == len(units)
+        seen.append(groups)
+        return fit(tagger, units, gold, groups=groups)
+
+    monkeypatch.setattr(ner.calibrate, "fit_temperature", spy)
+    assert main(["calibrate", "--model", str(path), "--data", str(data), "--half", "all"]) == 0
+    (groups,) = seen
+    assert len(groups) == sum(map(len, DOCUMENTS)) and len(set(groups)) >= len(DOCUMENTS)
+    assert "temperature" in Tagger.load(path, "cpu").metadata["calibration"]

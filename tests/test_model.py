@@ -4,7 +4,7 @@ import torch
 from ner.batch import collate
 from ner.config import ModelConfig
 from ner.encode import Encoder
-from ner.model import BiLstmCrf
+from ner.model import BiLstmCrf, recall
 from ner.vocab import Vocab, WordVocab
 
 
@@ -91,6 +91,8 @@ def test_char_cnn_lookups_keep_gradients_flowing() -> None:
         ({"hidden": 0}, "hidden must be a positive integer"),
         ({"casing_dim": -1}, "casing_dim must be 0"),
         ({"dropout": 1.0}, "dropout must be in"),
+        ({"memory": -1}, "memory must be 0"),
+        ({"memory": 64, "context": 64}, "memory and context cannot both be on"),
     ],
 )
 def test_model_config_rejects_bad_shapes(change: dict[str, object], message: str) -> None:
@@ -178,3 +180,41 @@ def test_training_only_the_seen_word_rows_changes_nothing_but_the_cost() -> None
     reloaded.freeze_words_except(torch.tensor([1, 2, 3]))
     reloaded.load_state_dict(frozen)  # the plain format loads into the partly frozen module
     assert torch.equal(reloaded.state_dict()["word_embed.weight"], frozen["word_embed.weight"])
+
+
+def test_recall_averages_the_other_capitalised_occurrences_in_the_same_block() -> None:
+    enc = _encoder()
+    sentences = [["Paris", "is", "PARIS"], ["Paris", "Alice"], ["Paris", "Zork"]]  # Zork: <unk>
+    batch = collate([enc.encode(s) for s in sentences], groups=[0, 0, 1])
+    h = torch.randn(3, 3, 4)
+    out = recall(h, batch)
+    assert torch.allclose(out[0, 0], (h[0, 2] + h[1, 0]) / 2)  # "PARIS" and "Paris" are one word
+    assert torch.allclose(out[0, 2], (h[0, 0] + h[1, 0]) / 2)
+    assert torch.allclose(out[1, 0], (h[0, 0] + h[0, 2]) / 2)
+    zero = torch.zeros(4)
+    for b, t in ((0, 1), (1, 1), (1, 2), (2, 0), (2, 1), (2, 2)):  # lower case, seen once, padding,
+        assert torch.equal(out[b, t], zero), (b, t)  # another block, <unk>, padding
+    batch.groups = None  # each sentence a block of its own: only "Paris ... PARIS" meet
+    alone = recall(h, batch)
+    assert torch.allclose(alone[0, 0], h[0, 2]) and torch.equal(alone[1, 0], zero)
+
+
+def test_a_memory_model_reads_its_block_and_trains_every_parameter() -> None:
+    torch.manual_seed(0)
+    config = ModelConfig(
+        num_words=6, num_chars=14, num_tags=5, word_dim=6, char_dim=4, char_filters=5, hidden=7, memory=32
+    )
+    model = BiLstmCrf(config)
+    enc = _encoder()
+    encoded = [enc.encode(["Paris", "is", "nice"], ["S-LOC", "O", "O"]), enc.encode(["Paris"], ["S-LOC"])]
+    batch = collate(encoded, groups=[0, 0])
+    assert batch.tags is not None
+    model.loss(batch, batch.tags).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    model.eval()
+    with torch.no_grad():
+        together = model.emissions(collate(encoded, groups=[0, 0]))
+        apart = model.emissions(collate(encoded, groups=[0, 1]))
+    assert not torch.allclose(together[1, 0], apart[1, 0])  # "Paris" recalls the other one
+    assert torch.allclose(together[0, 1], apart[0, 1])  # "is" (lower case) recalls nothing

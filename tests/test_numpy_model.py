@@ -106,3 +106,18 @@ def test_bad_files_are_clear_errors(tmp_path: Path) -> None:
     torch.save({"format_version": 1, "payload": Path("x")}, code)  # a class that is not plain data
     with pytest.raises(InputError, match="not a readable checkpoint"):
         load_arrays(code)
+
+
+def test_a_memory_model_gives_the_same_in_numpy(memory_model_path: Path, memory_tagger: Tagger) -> None:
+    from tests.conftest import DOCUMENTS
+
+    documents = [[[w for w, _ in s] for s in d] for d in DOCUMENTS]
+    numpy_tagger = NumpyTagger.load(memory_model_path)
+    flat = [s for d in documents for s in d]
+    groups = [0] * len(documents[0]) + [1] * len(documents[1])
+    with torch.inference_mode():
+        expected, _ = memory_tagger._emissions(flat, groups)
+    got, _ = numpy_tagger._emissions(flat, groups)
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    ours, theirs = numpy_tagger.predict_documents(documents), memory_tagger.predict_documents(documents)
+    assert [[p.tags for p in d] for d in ours] == [[p.tags for p in d] for d in theirs]

@@ -91,8 +91,8 @@ def test_save_load_gives_identical_predictions(tagger: Tagger, tmp_path: Path) -
 
 def test_checkpoint_is_plain_data(model_path: Path) -> None:
     obj = load_checkpoint(model_path)
-    assert obj["format_version"] == 2
-    assert obj["model_config"]["context"] == 0
+    assert obj["format_version"] == 3
+    assert obj["model_config"]["context"] == 0 and obj["model_config"]["memory"] == 0
     assert obj["scheme"] == {"model": "iobes", "data": "iob2"}
     assert obj["state_dict"]["word_embed.weight"].dtype == torch.float16
     assert {"train", "dev", "epoch", "dev_scores", "versions", "date"} <= set(obj["metadata"])
@@ -167,11 +167,26 @@ def test_a_format_1_checkpoint_loads_and_reads_sentences_alone(model_path: Path,
 
     obj = load_checkpoint(model_path)
     obj["format_version"] = 1
-    del obj["model_config"]["context"]
+    del obj["model_config"]["context"], obj["model_config"]["memory"]
     old = tmp_path / "format1.pt"
     save_atomic(obj, old)
     tagger = Tagger.load(old, "cpu")
     assert tagger.context == 0
+    words = [[w for w, _ in s] for s in SENTENCES]
+    assert tagger.predict(words) == Tagger.load(model_path, "cpu").predict(words)
+
+
+def test_a_format_2_checkpoint_loads_without_memory(model_path: Path, tmp_path: Path) -> None:
+    """Format 2 is format 3 without document memory (the checkpoints written before it)."""
+    from ner.checkpoint import save_atomic
+
+    obj = load_checkpoint(model_path)
+    obj["format_version"] = 2
+    del obj["model_config"]["memory"]
+    old = tmp_path / "format2.pt"
+    save_atomic(obj, old)
+    tagger = Tagger.load(old, "cpu")
+    assert tagger.memory == 0 and tagger.model.config.memory == 0
     words = [[w for w, _ in s] for s in SENTENCES]
     assert tagger.predict(words) == Tagger.load(model_path, "cpu").predict(words)
 
@@ -230,3 +245,48 @@ def test_pack_windows_keeps_documents_apart_and_long_sentences_whole() -> None:
     windows, places = pack_windows([[a, b, long, a], [b], []], 8)
     assert windows == [a + b, long, a, b]
     assert places == [[(0, 0, 0, 3), (0, 1, 3, 4)], [(0, 2, 0, 9)], [(0, 3, 0, 3)], [(1, 0, 0, 4)]]
+
+
+def _memory_documents() -> list[list[list[str]]]:
+    from tests.conftest import DOCUMENTS
+
+    return [[[w for w, _ in s] for s in d] for d in DOCUMENTS]
+
+
+def test_with_memory_each_document_alone_or_batched_gives_the_same(memory_tagger: Tagger) -> None:
+    documents = _memory_documents()
+    together = memory_tagger.predict_documents([*documents, [], *documents[:1]])
+    alone = [memory_tagger.predict_documents([d])[0] for d in documents]
+    assert together[2] == [] and len(together) == 4
+    for got, expected in zip(together[:2] + together[3:], alone + alone[:1]):
+        assert [p.tags for p in got] == [p.tags for p in expected]
+        scores = [e.score for p in got for e in p.entities]
+        assert scores == pytest.approx([e.score for p in expected for e in p.entities], abs=1e-5)
+    # the memory is read: the second document's sentences score otherwise when read alone
+    by_sentence = [memory_tagger.predict([s])[0] for s in documents[1]]
+    assert [e.score for p in together[1] for e in p.entities] != pytest.approx(
+        [e.score for p in by_sentence for e in p.entities], abs=1e-6
+    )
+
+
+def test_with_memory_a_long_document_is_read_in_bounded_blocks(memory_tagger: Tagger, monkeypatch) -> None:
+    """100,000 tokens in one document: every batch holds whole blocks of at most MEMORY tokens."""
+    from tests.conftest import MEMORY
+
+    sentence = [w for w, _ in SENTENCES[0]]
+    document = [sentence] * (100_000 // len(sentence))
+    biggest: list[int] = []
+    emissions = memory_tagger._emissions
+
+    def counting(sentences: list[list[str]], groups: list[int] | None = None):  # type: ignore[no-untyped-def]
+        assert groups is not None
+        sizes: dict[int, int] = {}
+        for tokens, group in zip(sentences, groups):
+            sizes[group] = sizes.get(group, 0) + len(tokens)
+        biggest.append(max(sizes.values()))
+        return emissions(sentences, groups)
+
+    monkeypatch.setattr(memory_tagger, "_emissions", counting)
+    (tags,) = memory_tagger.tag_documents([document])
+    assert len(tags) == len(document) and all(len(t) == len(sentence) for t in tags)
+    assert biggest and max(biggest) <= MEMORY

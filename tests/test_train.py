@@ -138,3 +138,23 @@ def test_a_context_model_trains_on_document_windows(data_dir: Path, tmp_path: Pa
     train({**TINY_MODEL, "context": 12}, SHORT, corpus, corpus, vectors, out, torch.device("cpu"))
     tagger = Tagger.load(out, "cpu")
     assert tagger.context == 12 and tagger.model.config.context == 12
+
+
+def test_memory_blocks_partition_the_documents_in_order(tmp_path: Path) -> None:
+    from ner.train import memory_blocks
+    from tests.conftest import DOCUMENTS, MEMORY, write_documents
+
+    corpus = read_conll(write_documents(tmp_path / "documents.txt", DOCUMENTS))
+    blocks = memory_blocks(corpus, MEMORY)
+    assert blocks is not None and memory_blocks(corpus, 0) is None
+    assert [i for b in blocks for i in b] == list(range(len(corpus.sentences)))
+    for block in blocks:
+        assert len({corpus.sentences[i].document for i in block}) == 1  # never two documents
+        assert len(block) == 1 or sum(len(corpus.sentences[i].tokens) for i in block) <= MEMORY
+
+
+def test_a_memory_model_trains_and_keeps_its_setting(memory_tagger: Tagger) -> None:
+    from tests.conftest import MEMORY
+
+    assert memory_tagger.memory == MEMORY and memory_tagger.model.config.memory == MEMORY
+    assert memory_tagger.metadata["dev_scores"]["overall"]["f1"] > 50  # it learnt the two documents

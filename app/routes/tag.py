@@ -93,18 +93,22 @@ async def tag(body: TagRequest, ready: ReadyDep, request: Request) -> JSONRespon
             step = settings.sentence_tokens
             docs.append((text, [toks[i : i + step] for i in range(0, len(toks), step)]))
     flat = [[t.text for t in sentence] for _, sentences in docs for sentence in sentences]
-    context = ready.tagger.context
+    context, memory = ready.tagger.context, ready.tagger.memory
     documents: list[list[list[str]]] = []
     places: list[list[Place]] = []
     units = flat  # what the model reads: sentences, or windows of a document's sentences
-    if context > 0:
+    groups = None  # with document memory: each sentence's block of its document
+    if context > 0 or memory > 0:
         if body.document and body.tokens is not None:
             documents = [flat]
         else:
             documents = [[[t.text for t in s] for s in sentences] for _, sentences in docs]
+    if context > 0:
         units, places = pack_windows(documents, context)
+    elif memory > 0:  # places run in the order of ``flat``
+        groups = [b for b, place in enumerate(pack_windows(documents, memory)[1]) for _ in place]
     try:
-        predictions = await _unless_the_client_leaves(request, ready.batcher.submit(units))
+        predictions = await _unless_the_client_leaves(request, ready.batcher.submit(units, groups))
     except ClientGone:
         return JSONResponse(status_code=499, content={"detail": "the client closed the connection"})
     except TooLarge as exc:  # no queue could ever take it: retrying cannot help
