@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ner import crf
-from ner.checkpoint import load_arrays
+from ner.checkpoint import load_arrays, word_vectors
 from ner.config import ModelConfig
 from ner.core import TaggerCore
 from ner.encode import REMEMBERED_CASINGS, Encoder
@@ -116,8 +116,9 @@ class NumpyTagger(TaggerCore):
     ) -> None:
         super().__init__(encoder, model_scheme, data_scheme, metadata, config.context, config.memory)
         self.config = config
+        state = dict(state)
+        self.word_embed = word_vectors(state)  # (words, word_dim); takes the int8 scale out of state
         f32 = {k: np.asarray(v, dtype=np.float32) for k, v in state.items()}
-        self.word_embed = f32["word_embed.weight"]  # (words, word_dim)
         self.casing_embed = f32.get("casing_embed.weight")  # (casings, casing_dim) or None
         self.window = config.char_window
         # the convolution as one table per window position (see ner.model.CharCNN._tables)

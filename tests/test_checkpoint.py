@@ -50,7 +50,7 @@ def _poison(name: str, row: int) -> Callable[[dict[str, Any]], None]:
         (_set("metadata.calibration.temperature", 0.0), "temperature must be finite and positive"),
         (_set("metadata.calibration.temperature", math.nan), "temperature must be finite and positive"),
         (_set("metadata.calibration.temperature", "hot"), "temperature must be a number"),
-        (_poison("word_embed.weight", 0), r"state_dict\['word_embed.weight'\] holds NaN"),  # the padding row
+        (_poison("word_embed.weight_scale", 0), r"state_dict\['word_embed.weight_scale'\] holds NaN"),
         (_poison("proj.weight", 1), r"state_dict\['proj.weight'\] holds NaN"),
         (_set("model_config.cell", "rnn"), "model_config: cell must be 'lstm' or 'gru'"),
         (_set("model_config.hidden", "big"), "model_config: hidden must be a positive integer"),
@@ -96,3 +96,20 @@ def test_the_checked_file_still_loads(model_path: Path) -> None:
     obj = load_checkpoint(model_path)
     assert torch.isfinite(obj["state_dict"]["proj.weight"]).all()
     assert load_arrays(model_path)["vocab"] == obj["vocab"]
+
+
+def test_int8_word_rows_are_within_half_a_step_of_the_original() -> None:
+    import numpy as np
+
+    from ner.checkpoint import WORD_SCALE, quantize_rows, word_vectors
+
+    weight = np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32)
+    weight[0] = 0.0  # padding
+    rows, scale = quantize_rows(weight)
+    assert rows.dtype == np.int8 and scale.shape == (50,)
+    back = word_vectors({"word_embed.weight": rows, WORD_SCALE: scale})
+    assert np.all(np.abs(back - weight) <= scale[:, None] / 2 + 1e-7)
+    assert np.array_equal(back[0], weight[0])
+    assert np.array_equal(
+        word_vectors({"word_embed.weight": weight.astype(np.float16)}), weight.astype(np.float16)
+    )

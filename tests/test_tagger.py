@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -94,7 +95,8 @@ def test_checkpoint_is_plain_data(model_path: Path) -> None:
     assert obj["format_version"] == 3
     assert obj["model_config"]["context"] == 0 and obj["model_config"]["memory"] == 0
     assert obj["scheme"] == {"model": "iobes", "data": "iob2"}
-    assert obj["state_dict"]["word_embed.weight"].dtype == torch.float16
+    assert obj["state_dict"]["word_embed.weight"].dtype == torch.int8
+    assert obj["state_dict"]["word_embed.weight_scale"].dtype == torch.float32
     assert {"train", "dev", "epoch", "dev_scores", "versions", "date"} <= set(obj["metadata"])
 
 
@@ -165,30 +167,46 @@ def test_a_format_1_checkpoint_loads_and_reads_sentences_alone(model_path: Path,
     """Format 1 is what the bundled model and every checkpoint before document context are."""
     from ner.checkpoint import save_atomic
 
-    obj = load_checkpoint(model_path)
+    obj = _in_half_precision(load_checkpoint(model_path))
     obj["format_version"] = 1
     del obj["model_config"]["context"], obj["model_config"]["memory"]
     old = tmp_path / "format1.pt"
     save_atomic(obj, old)
     tagger = Tagger.load(old, "cpu")
     assert tagger.context == 0
+    _same_predictions(tagger, Tagger.load(model_path, "cpu"))
+
+
+def _in_half_precision(obj: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint with its word embedding in half precision, as formats 1 and 2 stored it."""
+    from ner.checkpoint import word_vectors
+
+    state = obj["state_dict"]
+    state["word_embed.weight"] = torch.from_numpy(word_vectors(state)).half()
+    return obj
+
+
+def _same_predictions(tagger: Tagger, other: Tagger) -> None:
+    """The same tags, and the same scores up to the rounding of half precision against int8."""
     words = [[w for w, _ in s] for s in SENTENCES]
-    assert tagger.predict(words) == Tagger.load(model_path, "cpu").predict(words)
+    ours, theirs = tagger.predict(words), other.predict(words)
+    assert [p.tags for p in ours] == [p.tags for p in theirs]
+    scores = [e.score for p in ours for e in p.entities]
+    assert scores == pytest.approx([e.score for p in theirs for e in p.entities], abs=1e-3)
 
 
 def test_a_format_2_checkpoint_loads_without_memory(model_path: Path, tmp_path: Path) -> None:
     """Format 2 is format 3 without document memory (the checkpoints written before it)."""
     from ner.checkpoint import save_atomic
 
-    obj = load_checkpoint(model_path)
+    obj = _in_half_precision(load_checkpoint(model_path))
     obj["format_version"] = 2
     del obj["model_config"]["memory"]
     old = tmp_path / "format2.pt"
     save_atomic(obj, old)
     tagger = Tagger.load(old, "cpu")
     assert tagger.memory == 0 and tagger.model.config.memory == 0
-    words = [[w for w, _ in s] for s in SENTENCES]
-    assert tagger.predict(words) == Tagger.load(model_path, "cpu").predict(words)
+    _same_predictions(tagger, Tagger.load(model_path, "cpu"))
 
 
 def test_without_context_documents_are_read_as_their_sentences(tagger: Tagger) -> None:
