@@ -9,6 +9,10 @@ workers then take turns, round after round, each timing the same thing: one shor
 cache (tokens/s, --threads threads). Drift between hours hits both sides alike, so the median of
 the per-round ratios is the figure to read, not the medians of each side.
 
+--model-b gives revision B a model of its own (a new recipe against today's bundled model, say), and
+--documents tags the file by its -DOCSTART- documents (``predict_documents``, as ``ner evaluate`` reads
+it, with whatever document context the model has) where a revision has that method.
+
 --no-network replaces the BiLSTM-CNN by emissions remembered from a first pass, to time the work
 around it alone (encoding, the CRF, reading entities). A worker freezes the objects left by loading
 (``gc.freeze``) when its revision's commands do so (ner/process.py).
@@ -31,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHORT = ["U.N.", "official", "Ekeus", "heads", "for", "Baghdad", "."]  # the README's example
 
 
-def worker(model: Path, dev: Path, no_network: bool) -> None:
+def worker(model: Path, dev: Path, no_network: bool, documents: bool) -> None:
     """Serve timing orders from stdin ("lone N", "bulk THREADS"), one number per line on stdout."""
     import torch
 
@@ -39,8 +43,17 @@ def worker(model: Path, dev: Path, no_network: bool) -> None:
     from ner.tagger import Tagger
 
     tagger = Tagger.load(model, "cpu")
-    sentences = [s.tokens for s in read_conll(dev).sentences]
+    corpus = read_conll(dev)
+    sentences = [s.tokens for s in corpus.sentences]
     tokens = sum(map(len, sentences))
+    by_document = [[s.tokens for s in d] for d in corpus.documents()] if documents else None
+
+    def bulk() -> None:
+        if by_document is not None and hasattr(tagger, "predict_documents"):
+            tagger.predict_documents(by_document)
+        else:
+            tagger.predict(sentences)
+
     if no_network:
         network = tagger.model.emissions
         remembered: dict[tuple[Any, ...], Any] = {}
@@ -52,7 +65,7 @@ def worker(model: Path, dev: Path, no_network: bool) -> None:
             return remembered[key]
 
         tagger.model.emissions = emissions  # type: ignore[method-assign]
-    tagger.predict(sentences)  # warm-up, and every batch's emissions remembered
+    bulk()  # warm-up, and every batch's emissions remembered
     with contextlib.suppress(ImportError):
         from ner.process import freeze_loaded_objects
 
@@ -72,7 +85,7 @@ def worker(model: Path, dev: Path, no_network: bool) -> None:
             torch.set_num_threads(int(value))
             tagger.encoder.cache_clear()
             start = time.perf_counter()
-            tagger.predict(sentences)
+            bulk()
             print(tokens / (time.perf_counter() - start), flush=True)
 
 
@@ -98,6 +111,8 @@ def main() -> None:
     parser.add_argument("other", nargs="?", help="git revision B")
     parser.add_argument("--dev", type=Path, required=True, help="CoNLL file to tag")
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "conll03-en.pt")
+    parser.add_argument("--model-b", type=Path, default=None, help="revision B's model (default: --model)")
+    parser.add_argument("--documents", action="store_true", help="tag the file by documents")
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--lone-calls", type=int, default=200)
     parser.add_argument("--threads", type=int, default=2, help="PyTorch threads for the bulk timing")
@@ -105,7 +120,7 @@ def main() -> None:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.model, args.dev, args.no_network)
+        worker(args.model, args.dev, args.no_network, args.documents)
         return
     if not (args.base and args.other):
         parser.error("give two revisions")
@@ -114,7 +129,8 @@ def main() -> None:
         worktree(args.base, Path(tmp)) as a,
         worktree(args.other, Path(tmp)) as b,
     ):
-        flags = ["--no-network"] if args.no_network else []
+        flags = (["--no-network"] if args.no_network else []) + (["--documents"] if args.documents else [])
+        models = {args.base: args.model, args.other: args.model_b or args.model}
         workers = {
             rev: subprocess.Popen(
                 [
@@ -124,7 +140,7 @@ def main() -> None:
                     "--dev",
                     str(args.dev.resolve()),
                     "--model",
-                    str(args.model.resolve()),
+                    str(models[rev].resolve()),
                     *flags,
                 ],
                 cwd=tree,

@@ -6,7 +6,10 @@ Each sentence is detokenised the way newswire is written (no space before closin
 clitics and "n't"; none after opening brackets; quotes attached inward), tokenised again by
 ``ner.tokenize``, and compared with the gold tokens. Entity F1 is then measured twice, on character
 spans: tagging the gold tokens, and tagging the plain text end to end (tokeniser and sentence splitter
-included). Model selection never sees these numbers.
+included). Both read documents, as the model was trained to: the gold tokens by -DOCSTART- document
+(``tag_documents``), the plain text one document per text, its sentences joined by a space
+(``tag_texts``), so that a model with document context or memory has it on both sides. Model selection
+never sees these numbers.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ner.annotate import entities
 from ner.conll import read_conll
 from ner.tagger import Tagger
 from ner.tags import spans_from_tags
@@ -96,15 +98,26 @@ def main() -> None:
     if tagger is None:
         return
     gold = [char_spans(s.tags, spans) for s, (_, spans) in zip(data.sentences, texts)]
-    on_tokens = [
-        char_spans(tags, spans)
-        for tags, (_, spans) in zip(tagger.tag([s.tokens for s in data.sentences]), texts)
-    ]
-    on_text = []
-    for text, _ in texts:
-        sentences = tokenizer.sentences(text)
-        found = entities(text, sentences, tagger.predict([[t.text for t in s] for s in sentences]))
-        on_text.append({(e.start, e.end, e.label) for e in found})
+    documents, doc_texts, shifts = [], [], []  # shifts: each sentence's offset into its document's text
+    position = 0
+    for document in data.documents():
+        documents.append([s.tokens for s in document])
+        mine = texts[position : position + len(document)]
+        position += len(document)
+        starts = [0]
+        for text, _ in mine[:-1]:
+            starts.append(starts[-1] + len(text) + 1)
+        doc_texts.append(" ".join(text for text, _ in mine))
+        shifts.append(starts)
+    tagged = [tags for d in tagger.tag_documents(documents) for tags in d]
+    on_tokens = [char_spans(tags, spans) for tags, (_, spans) in zip(tagged, texts)]
+    on_text: list[set[tuple[int, int, str]]] = []
+    for starts, found in zip(shifts, tagger.tag_texts(doc_texts, tokenizer)):
+        per_sentence: list[set[tuple[int, int, str]]] = [set() for _ in starts]
+        for e in found:  # back to the sentence it starts in, offsets into that sentence's text
+            k = max(i for i, start in enumerate(starts) if start <= e.start)
+            per_sentence[k].add((e.start - starts[k], e.end - starts[k], e.label))
+        on_text.extend(per_sentence)
     print(f"entity F1 on gold tokens: {f1(gold, on_tokens):.2f}")
     print(f"entity F1 on plain text:  {f1(gold, on_text):.2f}")
 

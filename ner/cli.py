@@ -398,26 +398,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     path = args.model or default_model_path()
     tagger = _load_tagger(path, args.device)
     data = read_conll(args.data)
-    groups = None
-    if (
-        tagger.context > 0 or tagger.memory > 0
-    ):  # the document windows or blocks it reads (halves by document)
-        from ner.core import pack_windows
-
+    if tagger.context > 0 or tagger.memory > 0:  # the windows or blocks it reads (halves by document)
         documents = data.documents()
         chosen_docs = documents if args.half == "all" else documents[args.half == "odd" :: 2]
-        tokens = [[s.tokens for s in d] for d in chosen_docs]
-        if tagger.context > 0:
-            units, places = pack_windows(tokens, tagger.context)
-            gold = [[t for d, i, _, _ in place for t in chosen_docs[d][i].tags] for place in places]
-        else:  # each sentence, with the block of its document that the memory spans
-            _, places = pack_windows(tokens, tagger.memory)
-            units = [chosen_docs[d][i].tokens for place in places for d, i, _, _ in place]
-            gold = [chosen_docs[d][i].tags for place in places for d, i, _, _ in place]
-            groups = [b for b, place in enumerate(places) for _ in place]
+        plan = tagger.reading_plan([[s.tokens for s in d] for d in chosen_docs])
+        tags = [[chosen_docs[d][i].tags for d, i, _, _ in place] for place in plan.places]
+        # a window's gold is its sentences' tags end to end; otherwise each sentence's own
+        gold = [[g for s in t for g in s] for t in tags] if plan.windows else [g for t in tags for g in t]
+        units, groups = plan.units, plan.groups
     else:
         chosen = data.sentences if args.half == "all" else data.sentences[args.half == "odd" :: 2]
-        units, gold = [s.tokens for s in chosen], [s.tags for s in chosen]
+        units, gold, groups = [s.tokens for s in chosen], [s.tags for s in chosen], None
     temperature, nll, nll_one = fit_temperature(tagger, units, gold, groups=groups)
     obj = tagger.checkpoint()  # the loaded model as plain data: no second read of the file
     obj["metadata"]["calibration"] = {

@@ -128,6 +128,40 @@ def batch_order(lengths: list[int], batch_size: int, groups: list[int] | None = 
     return out
 
 
+@dataclass
+class ReadingPlan:
+    """The units a model reads for some documents, and the way back to their sentences: each sentence
+    (no context, or document memory with ``groups``, each sentence's block), or windows of several
+    sentences (document context)."""
+
+    units: list[list[str]]
+    groups: list[int] | None  # for document memory: the block of each unit
+    places: list[list[Place]]  # where each sentence lies among the units
+    sizes: list[int]  # sentences per document
+    windows: bool  # whether units are windows of several sentences
+    scheme: Scheme
+
+    @classmethod
+    def of(cls, documents: list[list[list[str]]], context: int, memory: int, scheme: Scheme) -> ReadingPlan:
+        sizes = [len(d) for d in documents]
+        if context > 0:
+            windows, places = pack_windows(documents, context)
+            return cls(windows, None, places, sizes, True, scheme)
+        _, places = pack_windows(documents, memory if memory > 0 else 1)  # 1: each sentence its own
+        units = [documents[d][s] for place in places for d, s, _, _ in place]
+        groups = [b for b, place in enumerate(places) for _ in place] if memory > 0 else None
+        return cls(units, groups, places, sizes, False, scheme)
+
+    def regroup(self, read: list[Prediction]) -> list[list[Prediction]]:
+        """The predictions of :attr:`units`, as each document's sentences."""
+        if self.windows:
+            return unpack_windows(read, self.places, self.sizes, self.scheme)
+        out: list[list[Prediction]] = [[] for _ in self.sizes]
+        for prediction, (d, _, _, _) in zip(read, (p for place in self.places for p in place)):
+            out[d].append(prediction)  # places run in document order
+        return out
+
+
 class TaggerCore:
     """A model's vocabularies, tag schemes and metadata, and tagging around its emission scores.
 
@@ -227,25 +261,13 @@ class TaggerCore:
 
         With document ``memory``, each sentence is read alone, with what the model remembers of
         the other sentences of its block of the document (blocks of up to ``memory`` tokens)."""
-        if self.memory > 0:
-            _, places = pack_windows(documents, self.memory)
-            sentences = [documents[d][s] for place in places for d, s, _, _ in place]
-            groups = [b for b, place in enumerate(places) for _ in place]
-            read = self.predict(sentences, batch_size, scores, groups)
-            recalled: list[list[Prediction]] = [[] for _ in documents]
-            for prediction, (d, _, _, _) in zip(read, (p for place in places for p in place)):
-                recalled[d].append(prediction)  # places run in document order
-            return recalled
-        if self.context <= 0:
-            flat = self.predict([s for d in documents for s in d], batch_size, scores)
-            out, position = [], 0
-            for document in documents:
-                out.append(flat[position : position + len(document)])
-                position += len(document)
-            return out
-        windows, places = pack_windows(documents, self.context)
-        read = self.predict(windows, batch_size, scores)
-        return unpack_windows(read, places, [len(d) for d in documents], self.data_scheme)
+        plan = self.reading_plan(documents)
+        return plan.regroup(self.predict(plan.units, batch_size, scores, plan.groups))
+
+    def reading_plan(self, documents: list[list[list[str]]]) -> ReadingPlan:
+        """What the model reads for ``documents`` (see :meth:`predict_documents`), for callers that run
+        :meth:`predict` elsewhere (the service's batcher)."""
+        return ReadingPlan.of(documents, self.context, self.memory, self.data_scheme)
 
     def tag_documents(self, documents: list[list[list[str]]], batch_size: int = 256) -> list[list[list[str]]]:
         """Tags for each sentence of each document (see :meth:`predict_documents`)."""

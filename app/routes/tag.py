@@ -13,7 +13,6 @@ from app.deps import ReadyDep
 from app.schemas import ErrorOut, TagRequest, TagResponse
 from app.settings import Settings
 from ner.annotate import entities
-from ner.core import Place, pack_windows, unpack_windows
 from ner.tagger import Prediction
 from ner.tokenize import Token, join_tokens
 
@@ -93,22 +92,13 @@ async def tag(body: TagRequest, ready: ReadyDep, request: Request) -> JSONRespon
             step = settings.sentence_tokens
             docs.append((text, [toks[i : i + step] for i in range(0, len(toks), step)]))
     flat = [[t.text for t in sentence] for _, sentences in docs for sentence in sentences]
-    context, memory = ready.tagger.context, ready.tagger.memory
-    documents: list[list[list[str]]] = []
-    places: list[list[Place]] = []
-    units = flat  # what the model reads: sentences, or windows of a document's sentences
-    groups = None  # with document memory: each sentence's block of its document
-    if context > 0 or memory > 0:
-        if body.document and body.tokens is not None:
-            documents = [flat]
-        else:
-            documents = [[[t.text for t in s] for s in sentences] for _, sentences in docs]
-    if context > 0:
-        units, places = pack_windows(documents, context)
-    elif memory > 0:  # places run in the order of ``flat``
-        groups = [b for b, place in enumerate(pack_windows(documents, memory)[1]) for _ in place]
+    if body.document and body.tokens is not None:
+        documents = [flat]  # the token lists are the sentences of one document
+    else:
+        documents = [[[t.text for t in s] for s in sentences] for _, sentences in docs]
+    plan = ready.tagger.reading_plan(documents)  # sentences, or a document's windows or blocks
     try:
-        predictions = await _unless_the_client_leaves(request, ready.batcher.submit(units, groups))
+        read = await _unless_the_client_leaves(request, ready.batcher.submit(plan.units, plan.groups))
     except ClientGone:
         return JSONResponse(status_code=499, content={"detail": "the client closed the connection"})
     except TooLarge as exc:  # no queue could ever take it: retrying cannot help
@@ -119,10 +109,7 @@ async def tag(body: TagRequest, ready: ReadyDep, request: Request) -> JSONRespon
             content={"detail": str(exc)},
             headers={"Retry-After": str(exc.retry_after)},
         )
-    if context > 0:
-        sizes = [len(d) for d in documents]
-        by_document = unpack_windows(predictions, places, sizes, ready.tagger.data_scheme)
-        predictions = [p for document in by_document for p in document]
+    predictions = [p for document in plan.regroup(read) for p in document]
     ready.metrics.tokens.inc(sum(map(len, flat)))
     # Plain dictionaries in TagResponse's shape: a pydantic model here would be validated again on
     # the way out, which cost more than the rest of the request handling (tests check the shape).
