@@ -2,7 +2,9 @@
 
     python bench/calibration.py --model models/conll03-en.pt --data $NER_DATA/valid.txt
 
-An entity is right when a gold entity has the same tokens and label (conlleval's exact match).
+An entity is right when a gold entity has the same tokens and label (conlleval's exact match). A
+model with document context or memory reads whole documents, and the halves are then halves of the
+documents, as ``ner calibrate`` takes them.
 """
 
 from __future__ import annotations
@@ -23,14 +25,23 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument(
         "--half", choices=("even", "odd", "all"), default="odd",
-        help="sentences to score (ner calibrate fits on the even ones by default)",
+        help="sentences (documents, for a model that reads them) to score; ner calibrate fits on the even ones",
     )  # fmt: skip
     args = parser.parse_args()
     tagger = Tagger.load(args.model, "cpu")
     data = read_conll(args.data)
-    chosen = data.sentences if args.half == "all" else data.sentences[args.half == "odd" :: 2]
-    print(f"temperature {tagger.temperature:.2f}; {len(chosen)} sentences ({args.half})\n")
-    predictions = tagger.predict([s.tokens for s in chosen])
+    if tagger.context > 0 or tagger.memory > 0:
+        documents = data.documents()
+        picked = documents if args.half == "all" else documents[args.half == "odd" :: 2]
+        chosen = [s for d in picked for s in d]
+        read = tagger.predict_documents([[s.tokens for s in d] for d in picked])
+        predictions = [p for d in read for p in d]
+        what = f"{len(picked)} documents, {len(chosen)} sentences"
+    else:
+        chosen = data.sentences if args.half == "all" else data.sentences[args.half == "odd" :: 2]
+        predictions = tagger.predict([s.tokens for s in chosen])
+        what = f"{len(chosen)} sentences"
+    print(f"temperature {tagger.temperature:.2f}; {what} ({args.half})\n")
     scored = []
     for sentence, prediction in zip(chosen, predictions):
         gold = {(s.start, s.end, s.label) for s in spans_from_tags(sentence.tags)}
