@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument(
         "--half", choices=("even", "odd", "all"), default="odd",
-        help="sentences (documents, for a model that reads them) to score; ner calibrate fits on the even ones",
+        help="sentences (documents, for a model that reads them) to score; ner calibrate fits the even ones",
     )  # fmt: skip
     args = parser.parse_args()
     tagger = Tagger.load(args.model, "cpu")
