@@ -36,11 +36,13 @@ class TagRequest(BaseModel):
     tokens: list[list[str]] | None = Field(
         None, description="pre-tokenised texts; offsets index the tokens joined by single spaces"
     )
-    return_tokens: bool = Field(False, description="also return every token with its tag")
+    # strict: true or false, as the schema says (not 0, 1 or "yes")
+    return_tokens: bool = Field(False, strict=True, description="also return every token with its tag")
     document: bool = Field(
         False,
+        strict=True,
         description="the token lists are the sentences of one document, read with each other's context "
-        "by a model trained with document context (default: each list alone; a text is always one "
+        "by a model trained with document context or memory (default: each list alone; a text is always one "
         "document)",
     )
 

@@ -27,8 +27,9 @@ class ModelConfig:
     context: int = 0
     # Document memory: each capitalised token also reads the mean BiLSTM state of the other capitalised
     # occurrences of its word in the same block of up to this many tokens of its document (the BiLSTM
-    # still reads each sentence alone). 0: off, as checkpoints before it.
-    memory: int = 0
+    # still reads each sentence alone). 0: off, as in checkpoints before it (see
+    # ner.checkpoint.OLDER_FORMATS_LACK). On in the bundled recipe.
+    memory: int = 512
 
     def __post_init__(self) -> None:
         sizes = ("word_dim", "char_dim", "char_filters", "char_window", "hidden", "layers")
@@ -46,6 +47,9 @@ class ModelConfig:
         if not isinstance(self.memory, int) or self.memory < 0:
             raise ValueError(f"memory must be 0 (none) or a positive integer (got {self.memory!r})")
         if self.memory and self.context:
-            raise ValueError("memory and context cannot both be on: choose one way to read documents")
+            raise ValueError(
+                f"memory ({self.memory}) and context ({self.context}) cannot both be on: "
+                "set memory = 0 to read documents in context windows"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1) (got {self.dropout!r})")

@@ -48,7 +48,9 @@ class TrainConfig:
     patience: int = 8
     unk_replace: float = 0.5  # chance of hiding a singleton word without a pretrained vector
     scheme: Scheme = "iobes"
-    glove_limit: int = 150_000  # most frequent pretrained words kept beside the training words
+    glove_limit: int = (
+        400_000  # most frequent pretrained words kept beside the training words (all of GloVe 6B)
+    )
     max_minutes: float = 0.0  # stop after this long (0: no limit)
     tokenizer: str = "conll"  # the raw-text tokenizer the model is for: conll, social or whitespace
     final: bool = False  # train on train + dev for exactly ``epochs`` epochs; the last one is kept
@@ -203,6 +205,13 @@ def train(
     matrix, found = embedding_matrix(encoder.words.items, vectors, cfg.seed)
     assert isinstance(model.word_embed, torch.nn.Embedding)
     model.word_embed.weight.data.copy_(torch.from_numpy(matrix))
+    if config.memory and len(train_data.documents()) == 1 and len(train_data.sentences) > 1:
+        log.warning(
+            "%s has no -DOCSTART- lines, so it is one document: document memory (memory = %d) joins "
+            "consecutive sentences into blocks; set memory = 0 in [model] if they are unrelated (tweets)",
+            train_data.path,
+            config.memory,
+        )
     examples = training_examples(train_data, cfg.scheme, config.context)
     blocks = memory_blocks(train_data, config.memory)  # sentence indices of each block, or None
     encoded = [encoder.encode(tokens, tags) for tokens, tags in examples]

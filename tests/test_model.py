@@ -92,7 +92,7 @@ def test_char_cnn_lookups_keep_gradients_flowing() -> None:
         ({"casing_dim": -1}, "casing_dim must be 0"),
         ({"dropout": 1.0}, "dropout must be in"),
         ({"memory": -1}, "memory must be 0"),
-        ({"memory": 64, "context": 64}, "memory and context cannot both be on"),
+        ({"context": 64}, "set memory = 0 to read documents in context windows"),
     ],
 )
 def test_model_config_rejects_bad_shapes(change: dict[str, object], message: str) -> None:
