@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ner import crf
-from ner.encode import Encoder
+from ner.encode import REMEMBERED_CASINGS, Encoder
 from ner.tags import Scheme, Span, allowed_transitions, spans_from_tags, tags_from_spans
 
 if TYPE_CHECKING:
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from ner.tokenize import Token, Tokenizer
 
 MAX_LEN = 256  # longer sentences are tagged in pieces of this many tokens, bounding memory
+# A model with document memory reads whole blocks of documents together, up to this many tokens at a
+# time (a block is never split): their states wait for the memory, so this bounds what is held.
+MEMORY_SPAN_TOKENS = 32_768
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,42 @@ def unpack_windows(
             spans = [Span(e.start, e.end, e.label) for e in mine]
             results[d][s] = Prediction(tags_from_spans(spans, length, scheme), mine)
     return results
+
+
+def recall_flat(states: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """The document memory over tokens laid end to end (``ner.model.recall`` for any batching): for
+    each of (tokens, dim) ``states``, the mean state of the other tokens with the same key (its word in
+    its block); zeros for a key seen once."""
+    if not len(keys):
+        return np.zeros_like(states)
+    order = np.argsort(keys, kind="stable")
+    ranked = keys[order]
+    starts = np.flatnonzero(np.concatenate([[True], ranked[1:] != ranked[:-1]]))  # (words,)
+    sums = np.add.reduceat(states[order], starts, axis=0)  # (words, dim)
+    counts = np.diff(np.append(starts, len(keys)))  # (words,)
+    which = np.empty(len(keys), dtype=np.intp)  # (tokens,): each token's word
+    which[order] = np.repeat(np.arange(len(starts)), counts)
+    others = np.maximum(counts[which] - 1, 1)[:, None].astype(states.dtype)
+    result: np.ndarray = (sums[which] - states) / others  # exactly zero where the word is alone
+    return result
+
+
+def memory_spans(lengths: list[int], groups: list[int], limit: int) -> list[list[int]]:
+    """Indices of items of ``lengths`` tokens, whole groups at a time, in spans of up to ``limit``
+    tokens (a bigger group makes a span of its own)."""
+    members: dict[int, list[int]] = {}
+    for k, group in enumerate(groups):
+        members.setdefault(group, []).append(k)
+    spans: list[list[int]] = []
+    size = 0
+    for ks in members.values():
+        tokens = sum(lengths[k] for k in ks)
+        if not spans or size + tokens > limit:
+            spans.append([])
+            size = 0
+        spans[-1].extend(ks)
+        size += tokens
+    return spans
 
 
 def batch_order(lengths: list[int], batch_size: int, groups: list[int] | None = None) -> list[list[int]]:
@@ -202,6 +241,16 @@ class TaggerCore:
 
     def _crf_scores(self) -> crf.CrfScores:
         """The CRF's scores with forbidden moves pushed down."""
+        raise NotImplementedError
+
+    def _states(self, sentences: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For a model with document memory: the BiLSTM's states (batch, seq, 2 * hidden) float32, zero
+        past each end, the lengths (batch,), and the word indices and casing classes (batch, seq)."""
+        raise NotImplementedError
+
+    def _emit(self, states: np.ndarray) -> np.ndarray:
+        """For a model with document memory: emission scores (batch, seq, num_tags) float32 of the
+        states followed by what they recall (batch, seq, 4 * hidden)."""
         raise NotImplementedError
 
     @property
@@ -301,11 +350,18 @@ class TaggerCore:
                 pieces.append((i, offset, tokens[offset : offset + MAX_LEN]))
         found: dict[int, list[Entity]] = {}
         crf_scores = self._crf_scores()
-        by_piece = None if groups is None or self.memory <= 0 else [groups[i] for i, _, _ in pieces]
-        for chunk in batch_order([len(p[2]) for p in pieces], batch_size, by_piece):
-            batch = [pieces[k][2] for k in chunk]
-            mine = None if by_piece is None else [by_piece[k] for k in chunk]
-            found.update(zip(chunk, self._predict_batch(batch, crf_scores, scores, mine)))
+        lengths = [len(p[2]) for p in pieces]
+        if self.memory > 0:  # whole blocks at a time, each read in batches sorted by length
+            by_piece = [i if groups is None else groups[i] for i, _, _ in pieces]
+            for span in memory_spans(lengths, by_piece, MEMORY_SPAN_TOKENS):
+                found.update(
+                    self._predict_remembering(pieces, span, by_piece, batch_size, crf_scores, scores)
+                )
+        else:
+            for chunk in batch_order(lengths, batch_size):
+                batch = [pieces[k][2] for k in chunk]
+                emissions, read = self._emissions(batch)  # (batch, seq, num_tags), (batch,)
+                found.update(zip(chunk, self._decode(emissions, read, crf_scores, scores)))
         entities: list[list[Entity]] = [[] for _ in sentences]
         for k, (i, offset, _) in enumerate(pieces):
             if offset == 0:
@@ -325,14 +381,43 @@ class TaggerCore:
             for tokens, found in zip(sentences, entities)
         ]
 
-    def _predict_batch(
+    def _predict_remembering(
         self,
-        sentences: list[list[str]],
+        pieces: list[tuple[int, int, list[str]]],
+        span: list[int],
+        groups: list[int],
+        batch_size: int,
         crf_scores: crf.CrfScores,
         scores: bool,
-        groups: list[int] | None = None,
+    ) -> dict[int, list[Entity]]:
+        """Entities of the pieces ``span`` (whole blocks) for a model with document memory: the
+        BiLSTM's states of every batch first, then the memory over all of them (:func:`recall_flat`),
+        then emissions and paths, batch by batch. Batches are sorted by length, whatever the blocks,
+        so that little is padding; a block gets the same answers in any span."""
+        batches = batch_order([len(pieces[k][2]) for k in span], batch_size)
+        read = []
+        for batch in ([span[i] for i in b] for b in batches):
+            states, lengths, words, casing = self._states([pieces[k][2] for k in batch])
+            live = np.arange(states.shape[1])[None, :] < lengths[:, None]  # (batch, seq)
+            live &= np.isin(casing, REMEMBERED_CASINGS) & (words > 1)  # capitalised, not <unk>
+            block = np.array([groups[k] for k in batch], dtype=np.int64)[:, None]  # (batch, 1)
+            read.append((batch, states, lengths, live, (block * 2**32 + words)[live]))
+        everyone = np.concatenate([r[1][r[3]] for r in read])  # (live tokens, dim)
+        recalled = recall_flat(everyone, np.concatenate([r[4] for r in read]))
+        found: dict[int, list[Entity]] = {}
+        first = 0
+        for batch, states, lengths, live, keys in read:
+            mine = np.zeros_like(states)
+            mine[live] = recalled[first : first + len(keys)]
+            first += len(keys)
+            emissions = self._emit(np.concatenate([states, mine], axis=2))  # (batch, seq, num_tags)
+            found.update(zip(batch, self._decode(emissions, lengths, crf_scores, scores)))
+        return found
+
+    def _decode(
+        self, emissions: np.ndarray, lengths: np.ndarray, crf_scores: crf.CrfScores, scores: bool
     ) -> list[list[Entity]]:
-        emissions, lengths = self._emissions(sentences, groups)  # (batch, seq, num_tags), (batch,)
+        """Entities of each sentence of a batch from its emissions (batch, seq, num_tags)."""
         best = crf.viterbi(emissions, lengths, crf_scores)  # (batch, seq), -1 past each end
         rows, starts, ends, labels = self._spans(best, lengths)  # one entry per entity
         probs = np.full(len(rows), math.nan)
@@ -346,7 +431,7 @@ class TaggerCore:
             fb = crf.forward_backward(emitted, lengths[scored], soft)
             logp = crf.span_log_probs(fb, emitted, soft, best[scored, :width], row, starts, ends)
             probs = np.minimum(1.0, np.exp(logp))
-        out: list[list[Entity]] = [[] for _ in sentences]
+        out: list[list[Entity]] = [[] for _ in range(len(emissions))]
         for b, start, end, label, prob in zip(
             rows.tolist(), starts.tolist(), ends.tolist(), labels, probs.tolist()
         ):

@@ -21,7 +21,7 @@ MOSTLY_FULL = 0.8  # tokens / (batch * seq) above which tagging on the CPU runs 
 FEW_SENTENCES = 8  # ... and so it does for batches this small, however full
 
 
-def _values_key(*tensors: Tensor) -> tuple[int, ...]:
+def values_key(*tensors: Tensor) -> tuple[int, ...]:
     """Changes whenever one of ``tensors`` gets new values: its storage, or its version counter, which
     every in-place write bumps (optimizer steps, ``load_state_dict``, edits under ``no_grad``)."""
     return tuple(n for t in tensors for n in (t.data_ptr(), t._version))
@@ -62,7 +62,7 @@ class CharCNN(nn.Module):
         to autograd)."""
         weights = [self.embed.weight, self.conv.weight]
         bias = self.conv.bias
-        key = _values_key(*weights, *([] if bias is None else [bias]))
+        key = values_key(*weights, *([] if bias is None else [bias]))
         if self._remembered is not None and self._remembered[0] == key and not torch.is_grad_enabled():
             return self._remembered[1]
         tables = nn.functional.pad(torch.einsum("cd,fdk->kcf", *weights), (0, 0, 0, 1))  # (window, rows, f)
@@ -240,6 +240,14 @@ class BiLstmCrf(nn.Module):
 
     def emissions(self, batch: Batch) -> Tensor:
         """(batch, seq, num_tags) emission scores."""
+        h = self.states(batch)  # (batch, seq, 2 * hidden)
+        if self.config.memory:
+            h = torch.cat([h, recall(h, batch)], dim=2)  # (batch, seq, 4 * hidden)
+        emissions: Tensor = self.proj(self.dropout(h))  # (batch, seq, num_tags)
+        return emissions
+
+    def states(self, batch: Batch) -> Tensor:
+        """(batch, seq, 2 * hidden): the BiLSTM's states, each sentence read alone; zero past each end."""
         x = self.dropout(self.features(batch))  # (batch, seq, features)
         if bool((batch.lengths == x.shape[1]).all()):
             h, _ = self.rnn(x)  # no padding (one sentence, say): packing would only cost time
@@ -249,11 +257,8 @@ class BiLstmCrf(nn.Module):
             packed = pack_padded_sequence(x, batch.lengths, batch_first=True, enforce_sorted=False)
             out, _ = self.rnn(packed)
             h, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
-        # h: (batch, seq, 2 * hidden)
-        if self.config.memory:
-            h = torch.cat([h, recall(h, batch)], dim=2)  # (batch, seq, 4 * hidden)
-        emissions: Tensor = self.proj(self.dropout(h))  # (batch, seq, num_tags)
-        return emissions
+        states: Tensor = h
+        return states
 
     def _unpacked_is_faster(self, x: Tensor, lengths: Tensor) -> bool:
         """Whether to run the LSTM over padded input rather than packed (tagging on the CPU only).
@@ -306,7 +311,7 @@ class BiLstmCrf(nn.Module):
         """The CRF's scores with forbidden moves pushed down, as read-only numpy arrays for ``ner.crf``
         (remembered while the scores and the constraints stay the same)."""
         crf = self.crf
-        key = _values_key(crf.start_transitions, crf.transitions, crf.end_transitions, self.allowed)
+        key = values_key(crf.start_transitions, crf.transitions, crf.end_transitions, self.allowed)
         if self._crf_scores is not None and self._crf_scores[0] == key:
             return self._crf_scores[1]
         n = self.config.num_tags

@@ -18,8 +18,8 @@ import numpy as np
 from ner import crf
 from ner.checkpoint import load_arrays, word_vectors
 from ner.config import ModelConfig
-from ner.core import TaggerCore
-from ner.encode import REMEMBERED_CASINGS, Encoder
+from ner.core import TaggerCore, recall_flat
+from ner.encode import REMEMBERED_CASINGS, Arrays, Encoder
 from ner.errors import InputError
 from ner.models import default_model_path
 from ner.vocab import Vocab, WordVocab
@@ -184,6 +184,18 @@ class NumpyTagger(TaggerCore):
         self, sentences: list[list[str]], groups: list[int] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         arrays = self.encoder.arrays(sentences)
+        states = self._bilstm(arrays)  # (batch, seq, 2 * hidden)
+        if self.config.memory:  # as ner.model.recall
+            live = np.arange(states.shape[1])[None, :] < arrays.lengths[:, None]  # (batch, seq)
+            live &= np.isin(arrays.casing, REMEMBERED_CASINGS) & (arrays.words > 1)
+            block = np.asarray(range(len(states)) if groups is None else groups, dtype=np.int64)[:, None]
+            recalled = np.zeros_like(states)
+            recalled[live] = recall_flat(states[live], (block * 2**32 + arrays.words)[live])
+            states = np.concatenate([states, recalled], axis=2)  # (batch, seq, 4 * hidden)
+        return self._emit(states), arrays.lengths
+
+    def _bilstm(self, arrays: Arrays) -> np.ndarray:
+        """The BiLSTM's states (batch, seq, 2 * hidden), in input order, zero past each end."""
         parts = [self.word_embed[arrays.words], self._spelled(arrays.chars)[arrays.char_index]]
         if self.casing_embed is not None:
             parts.append(self.casing_embed[arrays.casing])
@@ -198,13 +210,17 @@ class NumpyTagger(TaggerCore):
             ahead = forward.run(x, lengths)  # (batch, seq, hidden), zero past each end
             behind = backward.run(x[rows, flip], lengths)[rows, flip]  # (batch, seq, hidden)
             x = np.concatenate([ahead, behind], axis=2)  # (batch, seq, 2 * hidden)
-        if self.config.memory:
-            where = np.asarray(range(len(x)) if groups is None else groups)[order]  # (batch,)
-            recalled = _recall(x, arrays.words[order], arrays.casing[order], lengths, where)
-            x = np.concatenate([x, recalled], axis=2)  # (batch, seq, 4 * hidden)
-        emissions = np.empty((len(x), x.shape[1], self.proj_b.shape[0]), dtype=np.float32)
-        emissions[order] = x @ self.proj_t + self.proj_b  # (batch, seq, num_tags), in input order
-        return emissions, arrays.lengths
+        states = np.empty_like(x)
+        states[order] = x  # (batch, seq, 2 * hidden), in input order
+        return states
+
+    def _states(self, sentences: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        arrays = self.encoder.arrays(sentences)
+        return self._bilstm(arrays), arrays.lengths, arrays.words, arrays.casing
+
+    def _emit(self, states: np.ndarray) -> np.ndarray:
+        emissions: np.ndarray = (states @ self.proj_t + self.proj_b).astype(np.float32, copy=False)
+        return emissions
 
     def _spelled(self, chars: np.ndarray) -> np.ndarray:
         """(words, chars) 0-padded character indices -> (words, filters) character-CNN features, by
@@ -227,26 +243,6 @@ class NumpyTagger(TaggerCore):
             starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[spelled]
             pooled[spelled] = np.maximum.reduceat(h, starts, axis=0)
         return pooled
-
-
-def _recall(
-    h: np.ndarray, words: np.ndarray, casing: np.ndarray, lengths: np.ndarray, groups: np.ndarray
-) -> np.ndarray:
-    """``ner.model.recall`` in numpy: (batch, seq, dim) states -> the mean state of the other
-    occurrences of each capitalised token's word in its group (zeros where none)."""
-    live = (
-        (np.arange(h.shape[1])[None, :] < lengths[:, None])
-        & np.isin(casing, REMEMBERED_CASINGS)
-        & (words > 1)
-    )
-    keys = (groups[:, None].astype(np.int64) * 2**32 + words)[live]  # (tokens,)
-    states = h[live]  # (tokens, dim)
-    _, which, counts = np.unique(keys, return_inverse=True, return_counts=True)
-    sums = np.zeros((len(counts), h.shape[2]), dtype=h.dtype)
-    np.add.at(sums, which, states)
-    out = np.zeros_like(h)
-    out[live] = (sums[which] - states) / np.maximum(counts[which] - 1, 1)[:, None].astype(h.dtype)
-    return out
 
 
 _RNN_PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")

@@ -16,7 +16,7 @@ from ner.config import ModelConfig
 from ner.core import MAX_LEN, Entity, Prediction, TaggerCore
 from ner.encode import Encoder
 from ner.errors import InputError
-from ner.model import BiLstmCrf
+from ner.model import BiLstmCrf, values_key
 from ner.models import default_model_path
 from ner.tags import Scheme
 from ner.vocab import Vocab, WordVocab
@@ -57,6 +57,7 @@ class Tagger(TaggerCore):
         )
         self.model = model.to(device)
         self.device = device
+        self._proj: tuple[tuple[int, ...], np.ndarray, np.ndarray] | None = None  # (key, weight.T, bias)
         model.constrain(torch.from_numpy(self.allowed).to(device))
 
     # Checkpoint keys are written and read here only.
@@ -133,6 +134,24 @@ class Tagger(TaggerCore):
         # the only copy off the device: the CRF runs on the CPU (see ner/crf.py)
         emissions = self.model.emissions(batch).float().cpu().numpy()  # (batch, seq, num_tags)
         return emissions, batch.lengths.numpy()
+
+    def _states(self, sentences: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        batch = self.encoder.batch(sentences)
+        states = self.model.states(batch.to(self.device)).float().cpu().numpy()  # (batch, seq, 2 * hidden)
+        return states, batch.lengths.numpy(), batch.words.numpy(), batch.casing.numpy()
+
+    def _emit(self, states: np.ndarray) -> np.ndarray:
+        proj = self.model.proj  # on the CPU, in numpy: the states are there already
+        key = values_key(proj.weight, proj.bias)
+        if self._proj is None or self._proj[0] != key:
+            self._proj = (
+                key,
+                proj.weight.detach().float().cpu().numpy().T.copy(),
+                proj.bias.detach().float().cpu().numpy(),
+            )
+        _, weight_t, bias = self._proj
+        emissions: np.ndarray = states @ weight_t + bias  # (batch, seq, num_tags)
+        return emissions
 
     def _crf_scores(self) -> crf.CrfScores:
         return self.model.crf_scores()  # the model remembers them while its weights stay

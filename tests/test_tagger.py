@@ -288,23 +288,52 @@ def test_with_memory_each_document_alone_or_batched_gives_the_same(memory_tagger
 
 
 def test_with_memory_a_long_document_is_read_in_bounded_blocks(memory_tagger: Tagger, monkeypatch) -> None:
-    """100,000 tokens in one document: every batch holds whole blocks of at most MEMORY tokens."""
+    """100,000 tokens in one document: blocks of at most MEMORY tokens, read whole, a bounded span of
+    them at a time."""
+    from ner import core
     from tests.conftest import MEMORY
 
     sentence = [w for w, _ in SENTENCES[0]]
     document = [sentence] * (100_000 // len(sentence))
-    biggest: list[int] = []
-    emissions = memory_tagger._emissions
+    spans: list[tuple[int, dict[int, int]]] = []
+    remembering = memory_tagger._predict_remembering
 
-    def counting(sentences: list[list[str]], groups: list[int] | None = None):  # type: ignore[no-untyped-def]
-        assert groups is not None
-        sizes: dict[int, int] = {}
-        for tokens, group in zip(sentences, groups):
-            sizes[group] = sizes.get(group, 0) + len(tokens)
-        biggest.append(max(sizes.values()))
-        return emissions(sentences, groups)
+    def counting(pieces, span, groups, *args):  # type: ignore[no-untyped-def]
+        blocks: dict[int, int] = {}
+        for k in span:
+            blocks[groups[k]] = blocks.get(groups[k], 0) + len(pieces[k][2])
+        spans.append((sum(len(pieces[k][2]) for k in span), blocks))
+        return remembering(pieces, span, groups, *args)
 
-    monkeypatch.setattr(memory_tagger, "_emissions", counting)
+    monkeypatch.setattr(memory_tagger, "_predict_remembering", counting)
     (tags,) = memory_tagger.tag_documents([document])
     assert len(tags) == len(document) and all(len(t) == len(sentence) for t in tags)
-    assert biggest and max(biggest) <= MEMORY
+    assert len(spans) > 1 and all(tokens <= core.MEMORY_SPAN_TOKENS for tokens, _ in spans)
+    seen = [b for _, blocks in spans for b in blocks]
+    assert len(seen) == len(set(seen))  # a block is never split between spans
+    assert max(n for _, blocks in spans for n in blocks.values()) <= MEMORY
+
+
+def test_with_memory_spans_and_batches_change_nothing(memory_tagger: Tagger, monkeypatch) -> None:
+    """Blocks read a few at a time, or in batches of 2, or as one batch of whole blocks through the
+    model's own memory (``ner.model.recall``, as in training): the same entities and scores."""
+    from ner import core
+
+    documents = _memory_documents()
+    default = memory_tagger.predict_documents(documents)
+    monkeypatch.setattr(core, "MEMORY_SPAN_TOKENS", 10)
+    small = memory_tagger.predict_documents(documents, batch_size=2)
+    assert [[p.tags for p in d] for d in small] == [[p.tags for p in d] for d in default]
+    assert [e.score for d in small for p in d for e in p.entities] == pytest.approx(
+        [e.score for d in default for p in d for e in p.entities], abs=1e-5
+    )
+    plan = memory_tagger.reading_plan(documents)
+    with torch.inference_mode():
+        emissions, lengths = memory_tagger._emissions(plan.units, plan.groups)
+    found = memory_tagger._decode(emissions, lengths, memory_tagger._crf_scores(), True)
+    flat = [p for d in default for p in d]
+    assert [[(e.start, e.end, e.label) for e in f] for f in found] == [
+        [(e.start, e.end, e.label) for e in p.entities] for p in flat
+    ]
+    scores = [e.score for f in found for e in f]
+    assert scores == pytest.approx([e.score for p in flat for e in p.entities], abs=1e-5)
