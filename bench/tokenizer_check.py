@@ -7,8 +7,10 @@ clitics and "n't"; none after opening brackets; quotes attached inward), tokenis
 ``ner.tokenize``, and compared with the gold tokens. Entity F1 is then measured twice, on character
 spans: tagging the gold tokens, and tagging the plain text end to end (tokeniser and sentence splitter
 included). Both read documents, as the model was trained to: the gold tokens by -DOCSTART- document
-(``tag_documents``), the plain text one document per text, its sentences joined by a space
-(``tag_texts``), so that a model with document context or memory has it on both sides. Model selection
+(``tag_documents``), the plain text one document per text (``tag_texts``), laid out as newswire is: a
+sentence that ends in sentence-final punctuation runs on after a space, as prose does, and anything else
+(a headline, a dateline, a row of a results table) ends its line. So a model with document context or
+memory has it on both sides, and the splitter has the line breaks that such text has. Model selection
 never sees these numbers.
 """
 
@@ -62,6 +64,12 @@ def detokenise(tokens: list[str]) -> tuple[str, list[tuple[int, int]]]:
     return text, spans
 
 
+def _ends_a_sentence(tokens: list[str]) -> bool:
+    """Whether a sentence ends in sentence-final punctuation, closing quotes or brackets aside."""
+    rest = [t for t in tokens if t not in {'"', "'", ")", "]"}]
+    return bool(rest) and rest[-1] in {".", "!", "?"}
+
+
 def char_spans(tags: list[str], spans: list[tuple[int, int]]) -> set[tuple[int, int, str]]:
     return {(spans[s.start][0], spans[s.end - 1][1], s.label) for s in spans_from_tags(tags)}
 
@@ -104,10 +112,13 @@ def main() -> None:
         documents.append([s.tokens for s in document])
         mine = texts[position : position + len(document)]
         position += len(document)
-        starts = [0]
-        for text, _ in mine[:-1]:
-            starts.append(starts[-1] + len(text) + 1)
-        doc_texts.append(" ".join(text for text, _ in mine))
+        starts, joined = [], ""
+        for k, (text, _) in enumerate(mine):
+            if k:
+                joined += " " if _ends_a_sentence(document[k - 1].tokens) else "\n"
+            starts.append(len(joined))
+            joined += text
+        doc_texts.append(joined)
         shifts.append(starts)
     tagged = [tags for d in tagger.tag_documents(documents) for tags in d]
     on_tokens = [char_spans(tags, spans) for tags, (_, spans) in zip(tagged, texts)]
