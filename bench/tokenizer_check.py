@@ -85,6 +85,11 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=Path("models/conll03-en.pt"))
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--tokenizer", default=None, help="style to use (default: the model's)")
+    parser.add_argument(
+        "--one-paragraph",
+        action="store_true",
+        help="join every document's sentences with spaces, no line breaks",
+    )
     parser.add_argument("--tokens-only", action="store_true", help="only the token agreement, no model")
     args = parser.parse_args()
     data = read_conll(args.data)
@@ -115,7 +120,8 @@ def main() -> None:
         starts, joined = [], ""
         for k, (text, _) in enumerate(mine):
             if k:
-                joined += " " if _ends_a_sentence(document[k - 1].tokens) else "\n"
+                prose = args.one_paragraph or _ends_a_sentence(document[k - 1].tokens)
+                joined += " " if prose else "\n"
             starts.append(len(joined))
             joined += text
         doc_texts.append(joined)
