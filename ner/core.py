@@ -248,10 +248,22 @@ class TaggerCore:
         past each end, the lengths (batch,), and the word indices and casing classes (batch, seq)."""
         raise NotImplementedError
 
-    def _emit(self, states: np.ndarray) -> np.ndarray:
-        """For a model with document memory: emission scores (batch, seq, num_tags) float32 of the
-        states followed by what they recall (batch, seq, 4 * hidden)."""
+    def _projection(self) -> tuple[np.ndarray, np.ndarray]:
+        """For a model with document memory: the output layer as float32 arrays, its weight transposed
+        (4 * hidden, num_tags) and its bias (num_tags,)."""
         raise NotImplementedError
+
+    def _emit(self, states: np.ndarray, live: np.ndarray, recalled: np.ndarray) -> np.ndarray:
+        """Emission scores (batch, seq, num_tags) float32 of ``states`` (batch, seq, dim) joined to what
+        the ``live`` (batch, seq) tokens recall (tokens, dim); every other token recalls zeros, so only
+        the live ones need the second half of the output layer."""
+        weight_t, bias = self._projection()
+        dim = states.shape[2]
+        flat = states.reshape(-1, dim) @ weight_t[:dim] + bias  # one matrix product for the batch
+        emissions = flat.reshape(*states.shape[:2], -1)
+        emissions[live] += recalled @ weight_t[dim:]
+        out: np.ndarray = emissions.astype(np.float32, copy=False)
+        return out
 
     @property
     def tokenizer_style(self) -> str:
@@ -407,10 +419,8 @@ class TaggerCore:
         found: dict[int, list[Entity]] = {}
         first = 0
         for batch, states, lengths, live, keys in read:
-            mine = np.zeros_like(states)
-            mine[live] = recalled[first : first + len(keys)]
+            emissions = self._emit(states, live, recalled[first : first + len(keys)])  # (batch, seq, tags)
             first += len(keys)
-            emissions = self._emit(np.concatenate([states, mine], axis=2))  # (batch, seq, num_tags)
             found.update(zip(batch, self._decode(emissions, lengths, crf_scores, scores)))
         return found
 

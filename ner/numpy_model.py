@@ -189,10 +189,11 @@ class NumpyTagger(TaggerCore):
             live = np.arange(states.shape[1])[None, :] < arrays.lengths[:, None]  # (batch, seq)
             live &= np.isin(arrays.casing, REMEMBERED_CASINGS) & (arrays.words > 1)
             block = np.asarray(range(len(states)) if groups is None else groups, dtype=np.int64)[:, None]
-            recalled = np.zeros_like(states)
-            recalled[live] = recall_flat(states[live], (block * 2**32 + arrays.words)[live])
-            states = np.concatenate([states, recalled], axis=2)  # (batch, seq, 4 * hidden)
-        return self._emit(states), arrays.lengths
+            recalled = recall_flat(states[live], (block * 2**32 + arrays.words)[live])
+            return self._emit(states, live, recalled), arrays.lengths
+        flat = states.reshape(-1, states.shape[2]) @ self.proj_t + self.proj_b  # one matrix product
+        emissions: np.ndarray = flat.reshape(*states.shape[:2], -1).astype(np.float32, copy=False)
+        return emissions, arrays.lengths
 
     def _bilstm(self, arrays: Arrays) -> np.ndarray:
         """The BiLSTM's states (batch, seq, 2 * hidden), in input order, zero past each end."""
@@ -218,9 +219,8 @@ class NumpyTagger(TaggerCore):
         arrays = self.encoder.arrays(sentences)
         return self._bilstm(arrays), arrays.lengths, arrays.words, arrays.casing
 
-    def _emit(self, states: np.ndarray) -> np.ndarray:
-        emissions: np.ndarray = (states @ self.proj_t + self.proj_b).astype(np.float32, copy=False)
-        return emissions
+    def _projection(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.proj_t, self.proj_b
 
     def _spelled(self, chars: np.ndarray) -> np.ndarray:
         """(words, chars) 0-padded character indices -> (words, filters) character-CNN features, by

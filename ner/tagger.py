@@ -140,18 +140,13 @@ class Tagger(TaggerCore):
         states = self.model.states(batch.to(self.device)).float().cpu().numpy()  # (batch, seq, 2 * hidden)
         return states, batch.lengths.numpy(), batch.words.numpy(), batch.casing.numpy()
 
-    def _emit(self, states: np.ndarray) -> np.ndarray:
-        proj = self.model.proj  # on the CPU, in numpy: the states are there already
+    def _projection(self) -> tuple[np.ndarray, np.ndarray]:
+        proj = self.model.proj  # used on the CPU, in numpy: the states are there already
         key = values_key(proj.weight, proj.bias)
         if self._proj is None or self._proj[0] != key:
-            self._proj = (
-                key,
-                proj.weight.detach().float().cpu().numpy().T.copy(),
-                proj.bias.detach().float().cpu().numpy(),
-            )
-        _, weight_t, bias = self._proj
-        emissions: np.ndarray = states @ weight_t + bias  # (batch, seq, num_tags)
-        return emissions
+            weight_t = proj.weight.detach().float().cpu().numpy().T.copy()
+            self._proj = (key, weight_t, proj.bias.detach().float().cpu().numpy())
+        return self._proj[1], self._proj[2]
 
     def _crf_scores(self) -> crf.CrfScores:
         return self.model.crf_scores()  # the model remembers them while its weights stay
