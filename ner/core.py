@@ -71,24 +71,28 @@ class _TagCodes:
 Place = tuple[int, int, int, int]  # (document, sentence, first token in the window, tokens)
 
 
-def pack_windows(documents: list[list[list[str]]], size: int) -> tuple[list[list[str]], list[list[Place]]]:
-    """Consecutive sentences of each document joined into windows of at most ``size`` tokens (a
-    longer sentence makes a window of its own), and where each sentence lies in its window."""
-    windows: list[list[str]] = []
+def pack_places(documents: list[list[list[str]]], size: int) -> list[list[Place]]:
+    """Where each sentence lies when consecutive sentences of each document are joined into windows
+    (or memory blocks) of at most ``size`` tokens; a longer sentence makes a window of its own."""
     places: list[list[Place]] = []
     for d, document in enumerate(documents):
-        current: list[str] = []
         where: list[Place] = []
+        filled = 0
         for s, sentence in enumerate(document):
-            if current and len(current) + len(sentence) > size:
-                windows.append(current)
+            if filled and filled + len(sentence) > size:
                 places.append(where)
-                current, where = [], []
-            where.append((d, s, len(current), len(sentence)))
-            current = current + sentence
+                where, filled = [], 0
+            where.append((d, s, filled, len(sentence)))
+            filled += len(sentence)
         if where:
-            windows.append(current)
             places.append(where)
+    return places
+
+
+def pack_windows(documents: list[list[list[str]]], size: int) -> tuple[list[list[str]], list[list[Place]]]:
+    """The windows of :func:`pack_places` as token lists, and where each sentence lies in its window."""
+    places = pack_places(documents, size)
+    windows = [[t for d, s, _, _ in where for t in documents[d][s]] for where in places]
     return windows, places
 
 
@@ -186,7 +190,7 @@ class ReadingPlan:
         if context > 0:
             windows, places = pack_windows(documents, context)
             return cls(windows, None, places, sizes, True, scheme)
-        _, places = pack_windows(documents, memory if memory > 0 else 1)  # 1: each sentence its own
+        places = pack_places(documents, memory if memory > 0 else 1)  # 1: each sentence its own
         units = [documents[d][s] for place in places for d, s, _, _ in place]
         groups = [b for b, place in enumerate(places) for _ in place] if memory > 0 else None
         return cls(units, groups, places, sizes, False, scheme)

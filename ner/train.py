@@ -21,7 +21,7 @@ from ner.batch import block_batches, buckets, collate
 from ner.checkpoint import load_plain, remove_stale_temporaries, save_atomic, write_atomic
 from ner.config import ModelConfig
 from ner.conll import Corpus
-from ner.core import pack_windows
+from ner.core import pack_places, pack_windows
 from ner.embeddings import Vectors, embedding_matrix
 from ner.encode import Encoder
 from ner.errors import InputError
@@ -150,12 +150,12 @@ def training_examples(data: Corpus, scheme: Scheme, context: int) -> list[tuple[
 
 def memory_blocks(data: Corpus, size: int) -> list[list[int]] | None:
     """For a model with document memory (``size`` > 0), the indices into ``data.sentences`` of each
-    block of its documents that tagging will read together (:func:`ner.core.pack_windows`); None
+    block of its documents that tagging will read together (:func:`ner.core.pack_places`); None
     without memory."""
     if size <= 0:
         return None
     documents = data.documents()
-    _, places = pack_windows([[s.tokens for s in d] for d in documents], size)
+    places = pack_places([[s.tokens for s in d] for d in documents], size)
     first = [0]
     for document in documents:
         first.append(first[-1] + len(document))
