@@ -21,8 +21,10 @@ if TYPE_CHECKING:
 
 MAX_LEN = 256  # longer sentences are tagged in pieces of this many tokens, bounding memory
 # A model with document memory reads whole blocks of documents together, up to this many tokens at a
-# time (a block is never split): their states wait for the memory, so this bounds what is held.
-MEMORY_SPAN_TOKENS = 32_768
+# time (a block is never split). What waits for the memory is each token's emission scores and the
+# state of each capitalised token (1 KiB): at most about 140 MB for a span, 30-40 MB for newswire.
+MEMORY_SPAN_TOKENS = 131_072
+_REMEMBERED = np.isin(np.arange(8), REMEMBERED_CASINGS)  # casing class (0-7) -> its tokens remember
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,14 @@ def recall_flat(states: np.ndarray, keys: np.ndarray) -> np.ndarray:
     others = np.maximum(counts[which] - 1, 1)[:, None].astype(states.dtype)
     result: np.ndarray = (sums[which] - states) / others  # exactly zero where the word is alone
     return result
+
+
+def remembering(seq: int, lengths: np.ndarray, words: np.ndarray, casing: np.ndarray) -> np.ndarray:
+    """(batch, seq) bool: the tokens of a batch that read the document memory, as ``ner.model.recall``
+    picks them: capitalised (:data:`ner.encode.REMEMBERED_CASINGS`), a known word, not padding."""
+    live: np.ndarray = np.arange(seq)[None, :] < lengths[:, None]
+    live &= _REMEMBERED[casing] & (words > 1)  # words 0 and 1: padding and <unk>
+    return live
 
 
 def memory_spans(lengths: list[int], groups: list[int], limit: int) -> list[list[int]]:
@@ -257,16 +267,25 @@ class TaggerCore:
         (4 * hidden, num_tags) and its bias (num_tags,)."""
         raise NotImplementedError
 
-    def _emit(self, states: np.ndarray, live: np.ndarray, recalled: np.ndarray) -> np.ndarray:
-        """Emission scores (batch, seq, num_tags) float32 of ``states`` (batch, seq, dim) joined to what
-        the ``live`` (batch, seq) tokens recall (tokens, dim); every other token recalls zeros, so only
-        the live ones need the second half of the output layer."""
+    def _recall(self, states: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """The document memory of tokens laid end to end (:func:`recall_flat`)."""
+        return recall_flat(states, keys)
+
+    def _emit(self, states: np.ndarray) -> np.ndarray:
+        """For a model with document memory: emission scores (batch, seq, num_tags) float32 of
+        ``states`` (batch, seq, dim) as if nothing were recalled (the first half of the output layer)."""
         weight_t, bias = self._projection()
         dim = states.shape[2]
         flat = states.reshape(-1, dim) @ weight_t[:dim] + bias  # one matrix product for the batch
-        emissions = flat.reshape(*states.shape[:2], -1)
-        emissions[live] += recalled @ weight_t[dim:]
-        out: np.ndarray = emissions.astype(np.float32, copy=False)
+        out: np.ndarray = flat.reshape(*states.shape[:2], -1).astype(np.float32, copy=False)
+        return out
+
+    def _emit_recalled(self, recalled: np.ndarray) -> np.ndarray:
+        """What the memory adds to the emission scores (tokens, num_tags) of tokens that recall
+        ``recalled`` (tokens, dim): the second half of the output layer (every other token recalls
+        zeros, and adds nothing)."""
+        weight_t, _ = self._projection()
+        out: np.ndarray = (recalled @ weight_t[recalled.shape[1] :]).astype(np.float32, copy=False)
         return out
 
     @property
@@ -407,24 +426,29 @@ class TaggerCore:
         scores: bool,
     ) -> dict[int, list[Entity]]:
         """Entities of the pieces ``span`` (whole blocks) for a model with document memory: the
-        BiLSTM's states of every batch first, then the memory over all of them (:func:`recall_flat`),
-        then emissions and paths, batch by batch. Batches are sorted by length, whatever the blocks,
-        so that little is padding; a block gets the same answers in any span."""
+        BiLSTM's states batch by batch, each batch's emission scores without the memory, and the states
+        of its capitalised tokens kept; then the memory over all of those (:func:`recall_flat`) added in,
+        and paths, batch by batch. Batches are sorted by length, whatever the blocks, so that little
+        is padding; a block gets the same answers in any span."""
         batches = batch_order([len(pieces[k][2]) for k in span], batch_size)
         read = []
+        kept, keys = [], []
         for batch in ([span[i] for i in b] for b in batches):
             states, lengths, words, casing = self._states([pieces[k][2] for k in batch])
-            live = np.arange(states.shape[1])[None, :] < lengths[:, None]  # (batch, seq)
-            live &= np.isin(casing, REMEMBERED_CASINGS) & (words > 1)  # capitalised, not <unk>
+            live = remembering(states.shape[1], lengths, words, casing)  # (batch, seq)
             block = np.array([groups[k] for k in batch], dtype=np.int64)[:, None]  # (batch, 1)
-            read.append((batch, states, lengths, live, (block * 2**32 + words)[live]))
-        everyone = np.concatenate([r[1][r[3]] for r in read])  # (live tokens, dim)
-        recalled = recall_flat(everyone, np.concatenate([r[4] for r in read]))
+            kept.append(states[live])  # (live tokens, dim): the rest of the states can go
+            keys.append((block * 2**32 + words)[live])
+            read.append((batch, self._emit(states), lengths, np.flatnonzero(live)))
+        every_key = np.concatenate(keys)
+        if len(np.unique(every_key)) < len(every_key):  # else no word comes back: nothing to recall
+            added = self._emit_recalled(self._recall(np.concatenate(kept), every_key))
+            first = 0
+            for _, emissions, _, rows in read:  # emissions (batch, seq, num_tags)
+                emissions.reshape(-1, emissions.shape[2])[rows] += added[first : first + len(rows)]
+                first += len(rows)
         found: dict[int, list[Entity]] = {}
-        first = 0
-        for batch, states, lengths, live, keys in read:
-            emissions = self._emit(states, live, recalled[first : first + len(keys)])  # (batch, seq, tags)
-            first += len(keys)
+        for batch, emissions, lengths, _ in read:
             found.update(zip(batch, self._decode(emissions, lengths, crf_scores, scores)))
         return found
 

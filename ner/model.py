@@ -174,15 +174,20 @@ def recall(h: Tensor, batch: Batch) -> Tensor:
     groups = batch.groups if batch.groups is not None else torch.arange(len(h), device=h.device)
     casings = torch.tensor(REMEMBERED_CASINGS, device=h.device)
     live = batch.mask & torch.isin(batch.casing, casings) & (batch.words > 1)  # not padding or <unk>
-    keys = (groups[:, None] * 2**32 + batch.words)[live]  # (tokens,)
-    states = h[live]  # (tokens, dim)
-    _, which = torch.unique(keys, return_inverse=True)  # (tokens,): each token's word in its block
-    sums = h.new_zeros(int(which.max()) + 1 if len(which) else 0, h.shape[2]).index_add(0, which, states)
-    others = torch.bincount(which, minlength=len(sums))[which] - 1  # (tokens,)
-    mean = (sums[which] - states) / others.clamp(min=1).unsqueeze(1).to(h.dtype)  # zeros when none
     out = h.new_zeros(h.shape)
-    out[live] = mean
+    out[live] = recall_means(h[live], (groups[:, None] * 2**32 + batch.words)[live])
     return out
+
+
+def recall_means(states: Tensor, keys: Tensor) -> Tensor:
+    """For each of (tokens, dim) ``states``, the mean state of the other tokens with the same key
+    (tokens,) (its word in its block); zeros for a key seen once. (tokens, dim)."""
+    _, which = torch.unique(keys, return_inverse=True)  # (tokens,): each token's key
+    sums = states.new_zeros(int(which.max()) + 1 if len(which) else 0, states.shape[1])
+    sums = sums.index_add(0, which, states)  # (keys, dim)
+    others = torch.bincount(which, minlength=len(sums))[which] - 1  # (tokens,)
+    mean: Tensor = (sums[which] - states) / others.clamp(min=1).unsqueeze(1).to(states.dtype)
+    return mean
 
 
 class BiLstmCrf(nn.Module):

@@ -18,8 +18,8 @@ import numpy as np
 from ner import crf
 from ner.checkpoint import load_arrays, word_vectors
 from ner.config import ModelConfig
-from ner.core import TaggerCore, recall_flat
-from ner.encode import REMEMBERED_CASINGS, Arrays, Encoder
+from ner.core import TaggerCore, recall_flat, remembering
+from ner.encode import Arrays, Encoder
 from ner.errors import InputError
 from ner.models import default_model_path
 from ner.vocab import Vocab, WordVocab
@@ -185,14 +185,12 @@ class NumpyTagger(TaggerCore):
     ) -> tuple[np.ndarray, np.ndarray]:
         arrays = self.encoder.arrays(sentences)
         states = self._bilstm(arrays)  # (batch, seq, 2 * hidden)
+        emissions = self._emit(states)  # (batch, seq, num_tags)
         if self.config.memory:  # as ner.model.recall
-            live = np.arange(states.shape[1])[None, :] < arrays.lengths[:, None]  # (batch, seq)
-            live &= np.isin(arrays.casing, REMEMBERED_CASINGS) & (arrays.words > 1)
+            live = remembering(states.shape[1], arrays.lengths, arrays.words, arrays.casing)
             block = np.asarray(range(len(states)) if groups is None else groups, dtype=np.int64)[:, None]
             recalled = recall_flat(states[live], (block * 2**32 + arrays.words)[live])
-            return self._emit(states, live, recalled), arrays.lengths
-        flat = states.reshape(-1, states.shape[2]) @ self.proj_t + self.proj_b  # one matrix product
-        emissions: np.ndarray = flat.reshape(*states.shape[:2], -1).astype(np.float32, copy=False)
+            emissions[live] += self._emit_recalled(recalled)
         return emissions, arrays.lengths
 
     def _bilstm(self, arrays: Arrays) -> np.ndarray:

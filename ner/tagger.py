@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor, nn
 
 from ner import crf
 from ner.checkpoint import FORMAT_VERSION, WORD_SCALE, load_checkpoint, quantize_rows, word_vectors
@@ -16,7 +17,7 @@ from ner.config import ModelConfig
 from ner.core import MAX_LEN, Entity, Prediction, TaggerCore
 from ner.encode import Encoder
 from ner.errors import InputError
-from ner.model import BiLstmCrf, values_key
+from ner.model import BiLstmCrf, recall_means, values_key
 from ner.models import default_model_path
 from ner.tags import Scheme
 from ner.vocab import Vocab, WordVocab
@@ -57,7 +58,7 @@ class Tagger(TaggerCore):
         )
         self.model = model.to(device)
         self.device = device
-        self._proj: tuple[tuple[int, ...], np.ndarray, np.ndarray] | None = None  # (key, weight.T, bias)
+        self._proj: tuple[tuple[int, ...], Tensor, Tensor] | None = None  # (key, weight, bias)
         model.constrain(torch.from_numpy(self.allowed).to(device))
 
     # Checkpoint keys are written and read here only.
@@ -140,12 +141,30 @@ class Tagger(TaggerCore):
         states = self.model.states(batch.to(self.device)).float().cpu().numpy()  # (batch, seq, 2 * hidden)
         return states, batch.lengths.numpy(), batch.words.numpy(), batch.casing.numpy()
 
-    def _projection(self) -> tuple[np.ndarray, np.ndarray]:
-        proj = self.model.proj  # used on the CPU, in numpy: the states are there already
+    def _recall(self, states: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        out: np.ndarray = recall_means(torch.from_numpy(states), torch.from_numpy(keys)).numpy()
+        return out  # as in training, and about 3x numpy's sort and reduceat
+
+    # The output layer runs in torch on the CPU, where the states are: about 3x numpy's matrix product
+    # for these shapes (256 x 30 rows of 256 numbers against 17 columns).
+    def _emit(self, states: np.ndarray) -> np.ndarray:
+        weight, bias = self._output_layer()  # (num_tags, 4 * hidden), (num_tags,)
+        emitted = nn.functional.linear(torch.from_numpy(states), weight[:, : states.shape[2]], bias)
+        out: np.ndarray = emitted.numpy()
+        return out
+
+    def _emit_recalled(self, recalled: np.ndarray) -> np.ndarray:
+        weight, _ = self._output_layer()
+        out: np.ndarray = (torch.from_numpy(recalled) @ weight[:, recalled.shape[1] :].T).numpy()
+        return out
+
+    def _output_layer(self) -> tuple[Tensor, Tensor]:
+        """The output layer as float32 CPU tensors, its weight (num_tags, 4 * hidden) and bias,
+        remembered while its values stay."""
+        proj = self.model.proj
         key = values_key(proj.weight, proj.bias)
         if self._proj is None or self._proj[0] != key:
-            weight_t = proj.weight.detach().float().cpu().numpy().T.copy()
-            self._proj = (key, weight_t, proj.bias.detach().float().cpu().numpy())
+            self._proj = (key, proj.weight.detach().float().cpu(), proj.bias.detach().float().cpu())
         return self._proj[1], self._proj[2]
 
     def _crf_scores(self) -> crf.CrfScores:

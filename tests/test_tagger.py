@@ -289,7 +289,7 @@ def test_with_memory_each_document_alone_or_batched_gives_the_same(memory_tagger
 
 def test_with_memory_a_long_document_is_read_in_bounded_blocks(memory_tagger: Tagger, monkeypatch) -> None:
     """100,000 tokens in one document: blocks of at most MEMORY tokens, read whole, a bounded span of
-    them at a time."""
+    them at a time (30,000 tokens here)."""
     from ner import core
     from tests.conftest import MEMORY
 
@@ -306,6 +306,7 @@ def test_with_memory_a_long_document_is_read_in_bounded_blocks(memory_tagger: Ta
         return remembering(pieces, span, groups, *args)
 
     monkeypatch.setattr(memory_tagger, "_predict_remembering", counting)
+    monkeypatch.setattr(core, "MEMORY_SPAN_TOKENS", 30_000)  # the default would take all of it at once
     (tags,) = memory_tagger.tag_documents([document])
     assert len(tags) == len(document) and all(len(t) == len(sentence) for t in tags)
     assert len(spans) > 1 and all(tokens <= core.MEMORY_SPAN_TOKENS for tokens, _ in spans)
