@@ -208,7 +208,8 @@ def train(
     if config.memory and len(train_data.documents()) == 1 and len(train_data.sentences) > 1:
         log.warning(
             "%s has no -DOCSTART- lines, so it is one document: document memory (memory = %d) joins "
-            "consecutive sentences into blocks; set memory = 0 in [model] if they are unrelated (tweets)",
+            "consecutive sentences into blocks; set memory = 0 in [model] if they are unrelated "
+            "(tweets: see configs/wnut17.toml)",
             train_data.path,
             config.memory,
         )
