@@ -266,7 +266,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         train_cfg["final"] = True
     try:
         cfg = TrainConfig(**train_cfg)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise InputError(f"bad [train] table: {exc}", args.config) from None
     if cfg.tokenizer not in ("conll", "social", "whitespace"):
         raise InputError(

@@ -47,6 +47,9 @@ class TrainConfig:
     clip: float = 5.0
     patience: int = 8
     unk_replace: float = 0.5  # chance of hiding a singleton word without a pretrained vector
+    # With document memory: chance, per block and epoch, that a block is read as lone sentences (each
+    # recalls only itself), as a sentence is tagged when no document comes with it.
+    memory_dropout: float = 0.0
     scheme: Scheme = "iobes"
     glove_limit: int = (
         400_000  # most frequent pretrained words kept beside the training words (all of GloVe 6B)
@@ -55,6 +58,12 @@ class TrainConfig:
     tokenizer: str = "conll"  # the raw-text tokenizer the model is for: conll, social or whitespace
     final: bool = False  # train on train + dev for exactly ``epochs`` epochs; the last one is kept
     seed: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("unk_replace", "memory_dropout"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
+                raise ValueError(f"{name} must be a probability in [0, 1] (got {value!r})")
 
 
 @dataclass
@@ -267,13 +276,17 @@ def train(
                 order = list(buckets(lengths, cfg.batch_size, rng))
             else:
                 order = list(block_batches(blocks, cfg.batch_size, rng))
+            group_of = block_of  # each sentence's block, as tagging reads it
+            if blocks is not None and block_of is not None and cfg.memory_dropout:
+                alone = rng.random(len(blocks)) < cfg.memory_dropout  # blocks read as lone sentences
+                group_of = {i: -1 - i if alone[b] else b for i, b in block_of.items()}  # -1 - i: unique
             if progress:
                 progress.start_epoch(epoch, len(order))
             model.train()
             t0 = time.monotonic()
             total = 0.0
             for indices in order:
-                groups = None if block_of is None else [block_of[i] for i in indices]
+                groups = None if group_of is None else [group_of[i] for i in indices]
                 batch = collate([encoded[i] for i in indices], groups).to(device)
                 assert batch.tags is not None
                 if cfg.unk_replace:

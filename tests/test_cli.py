@@ -75,6 +75,18 @@ def test_bad_training_data_exits_2_and_writes_nothing(
     assert not out.exists()
 
 
+def test_bad_train_table_exits_2_before_reading_data(data_dir: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "m.pt"
+    args = _train_args(data_dir, tmp_path, out)
+    config = Path(args[args.index("--config") + 1])
+    config.write_text(TINY_CONFIG.replace("[train]", "[train]\nmemory_dropout = 2"))
+    args[args.index("--train") + 1] = str(tmp_path / "never-read.txt")
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "tiny.toml: bad [train] table: memory_dropout must be a probability in [0, 1] (got 2)" in err
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [

@@ -154,6 +154,50 @@ def test_memory_blocks_partition_the_documents_in_order(tmp_path: Path) -> None:
         assert len(block) == 1 or sum(len(corpus.sentences[i].tokens) for i in block) <= MEMORY
 
 
+@pytest.mark.parametrize("dropout", [0.0, 0.5, 1.0])
+def test_memory_dropout_reads_whole_blocks_as_lone_sentences(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dropout: float
+) -> None:
+    """memory_dropout is the share of blocks whose sentences each recall only themselves in an
+    epoch: 0 keeps every block's number, 1 gives every sentence a number of its own."""
+    import ner.train
+    from tests.conftest import DOCUMENTS, MEMORY, write_documents
+
+    corpus = read_conll(write_documents(tmp_path / "documents.txt", DOCUMENTS * 4))
+    blocks = ner.train.memory_blocks(corpus, MEMORY)
+    assert blocks is not None and len(blocks) >= 8
+    block_of = {i: b for b, block in enumerate(blocks) for i in block}
+    groups: list[int] = []  # the group of every sentence of every batch
+    collate = ner.train.collate
+
+    def recording(sentences, groups_of=None):  # type: ignore[no-untyped-def]
+        batch = collate(sentences, groups_of)
+        groups.extend(groups_of)
+        return batch
+
+    monkeypatch.setattr(ner.train, "collate", recording)
+    config = replace(TINY_TRAIN, epochs=2, memory_dropout=dropout)
+    vectors = load_vectors(str(data_dir / "glove.txt"))
+    model = {**TINY_MODEL, "memory": MEMORY}
+    train(model, config, corpus, corpus, vectors, tmp_path / "m.pt", torch.device("cpu"))
+    assert len(groups) == 2 * len(corpus.sentences)  # two epochs
+    alone = [g < 0 for g in groups]
+    if dropout == 0.0:
+        assert not any(alone) and set(groups) == set(block_of.values())
+    elif dropout == 1.0:
+        assert all(alone) and len(set(groups)) == len(corpus.sentences)  # one per sentence
+    else:
+        assert 0 < sum(alone) < len(groups)
+
+
+def test_train_config_refuses_a_probability_outside_zero_to_one() -> None:
+    from ner.train import TrainConfig
+
+    for name in ("unk_replace", "memory_dropout"):
+        with pytest.raises(ValueError, match=f"{name} must be a probability"):
+            TrainConfig(**{name: 1.5})
+
+
 def test_a_memory_model_trains_and_keeps_its_setting(memory_tagger: Tagger) -> None:
     from tests.conftest import MEMORY
 
