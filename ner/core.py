@@ -22,7 +22,8 @@ if TYPE_CHECKING:
 MAX_LEN = 256  # longer sentences are tagged in pieces of this many tokens, bounding memory
 # A model with document memory reads whole blocks of documents together, up to this many tokens at a
 # time (a block is never split). What waits for the memory is each token's emission scores and the
-# state of each capitalised token (1 KiB): at most about 140 MB for a span, 30-40 MB for newswire.
+# state of each capitalised token (1 KiB): at most about 140 MB for a span, about 55 MB for newswire
+# (a third of its tokens are capitalised).
 MEMORY_SPAN_TOKENS = 131_072
 _REMEMBERED = np.isin(np.arange(8), REMEMBERED_CASINGS)  # casing class (0-7) -> its tokens remember
 
