@@ -49,7 +49,7 @@ class TrainConfig:
     unk_replace: float = 0.5  # chance of hiding a singleton word without a pretrained vector
     # With document memory: chance, per block and epoch, that a block is read as lone sentences (each
     # recalls only itself), as a sentence is tagged when no document comes with it.
-    memory_dropout: float = 0.0
+    memory_dropout: float = 0.25
     scheme: Scheme = "iobes"
     glove_limit: int = (
         400_000  # most frequent pretrained words kept beside the training words (all of GloVe 6B)
