@@ -129,7 +129,15 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--model", type=Path, default=None, help="checkpoint to update (default: the bundled model)"
     )
-    c.add_argument("--data", type=Path, required=True, help="tagged CoNLL file (the dev set)")
+    source = c.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--data", type=Path, help="tagged CoNLL file the model did not train on (the dev set)"
+    )
+    source.add_argument(
+        "--temperature-from", type=Path, metavar="CHECKPOINT",
+        help="copy the temperature of another checkpoint instead of fitting one: for a --final model, a "
+        "run of the same recipe that dev selected",
+    )  # fmt: skip
     c.add_argument("--half", choices=("even", "odd", "all"), default="even", help="sentences to fit on")
     _add_device(c)
 
@@ -397,7 +405,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     path = args.model or default_model_path()
     tagger = _load_tagger(path, args.device)
+    if args.temperature_from is not None:
+        return _copy_temperature(tagger, path, args.temperature_from)
     data = read_conll(args.data)
+    seen = _trained_on(tagger.metadata, data.sha256)
+    if seen:
+        raise InputError(
+            f"{path} trained on this file ({seen}), so a temperature fitted on it comes out too low: fit it "
+            "on held-out data, or for a --final model on a run of the same recipe that dev selected, and "
+            "copy that with --temperature-from",
+            args.data,
+        )
     if tagger.context > 0 or tagger.memory > 0:  # the windows or blocks it reads (halves by document)
         documents = data.documents()
         chosen_docs = documents if args.half == "all" else documents[args.half == "odd" :: 2]
@@ -418,6 +436,28 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     }
     save_atomic(obj, path)
     print(f"temperature {temperature:.2f}: gold NLL per sentence {nll_one:.4f} -> {nll:.4f}; updated {path}")
+    return 0
+
+
+def _trained_on(metadata: dict[str, Any], sha256: str) -> str:
+    """How a model saw the data with digest ``sha256`` in training ('' if it did not)."""
+    if metadata.get("train", {}).get("sha256") == sha256:
+        return "its training data"
+    if metadata.get("train_config", {}).get("final") and metadata.get("dev", {}).get("sha256") == sha256:
+        return "the dev file of a --final model"
+    return ""
+
+
+def _copy_temperature(tagger: Any, path: Path, source: Path) -> int:
+    from ner.checkpoint import load_checkpoint, save_atomic
+
+    calibration = load_checkpoint(source)["metadata"].get("calibration")
+    if not calibration:
+        raise InputError("has no temperature to copy (run ner calibrate --data on it first)", source)
+    obj = tagger.checkpoint()
+    obj["metadata"]["calibration"] = {**calibration, "copied_from": str(source)}
+    save_atomic(obj, path)
+    print(f"temperature {float(calibration['temperature']):.2f} copied from {source}; updated {path}")
     return 0
 
 
