@@ -1,0 +1,51 @@
+"""F1 of CoNLL-2003 models on another domain: the person and location names of WNUT-17 (social media).
+
+    python bench/cross_domain.py --data ../shared/data/wnut17/dev.txt [--model M ...]
+
+WNUT-17 marks six types; two of them mean what CoNLL's PER and LOC mean (``person``, ``location``).
+Gold entities of the other four are taken out, and so are the model's ORG and MISC, so this scores
+only PER and LOC: text that no CoNLL-2003 model has seen, from another domain. The posts are
+unrelated, so each is tagged alone. No timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ner.conll import read_conll
+from ner.evaluate import evaluate
+from ner.tagger import Tagger
+
+ROOT = Path(__file__).resolve().parent.parent
+KEPT = {"person": "PER", "location": "LOC", "PER": "PER", "LOC": "LOC"}
+
+
+def only_kept(tags: list[str]) -> list[str]:
+    """IOB tags with every type but persons and locations set to O, and those renamed PER and LOC."""
+    out = []
+    for tag in tags:
+        prefix, _, label = tag.partition("-")
+        out.append(f"{prefix}-{KEPT[label]}" if label in KEPT else "O")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", required=True, help="WNUT-17 file (two tab-separated columns)")
+    parser.add_argument("--model", action="append", help="checkpoint (repeatable; default: the bundled one)")
+    args = parser.parse_args()
+    corpus = read_conll(args.data)
+    gold = [only_kept(s.tags) for s in corpus.sentences]
+    print(f"{args.data}: {len(gold)} posts")
+    for path in args.model or [str(ROOT / "models" / "conll03-en.pt")]:
+        tagger = Tagger.load(path, device="cpu")
+        predicted = [only_kept(tags) for tags in tagger.tag([s.tokens for s in corpus.sentences])]
+        report = evaluate(gold, predicted)
+        scores = sorted(report.per_type.items())
+        types = "  ".join(f"{t} P {s.precision:.2f} R {s.recall:.2f} F1 {s.f1:.2f}" for t, s in scores)
+        print(f"{path}\n  PER+LOC F1 {report.overall.f1:.2f}  ({types})")
+
+
+if __name__ == "__main__":
+    main()
