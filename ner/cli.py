@@ -440,10 +440,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _trained_on(metadata: dict[str, Any], sha256: str) -> str:
-    """How a model saw the data with digest ``sha256`` in training ('' if it did not)."""
-    if metadata.get("train", {}).get("sha256") == sha256:
+    """How a model saw the data with digest ``sha256`` in training ('' if it did not). A ``--final``
+    model's training digest is that of train + dev joined (``ner.train.joined``)."""
+    from ner.train import joined_digest
+
+    trained, dev = metadata.get("train", {}).get("sha256"), metadata.get("dev", {}).get("sha256")
+    final = bool(metadata.get("train_config", {}).get("final")) and dev is not None
+    if trained == sha256 or (final and trained == joined_digest(sha256, dev)):
         return "its training data"
-    if metadata.get("train_config", {}).get("final") and metadata.get("dev", {}).get("sha256") == sha256:
+    if final and dev == sha256:
         return "the dev file of a --final model"
     return ""
 

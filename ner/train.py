@@ -99,11 +99,16 @@ def resume_path(out: Path) -> Path:
     return out.with_name(out.stem + ".resume.pt")
 
 
+def joined_digest(first: str, second: str) -> str:
+    """The fingerprint of two corpora joined by :func:`joined`, from theirs."""
+    return hashlib.sha256(f"{first}+{second}".encode()).hexdigest()
+
+
 def joined(first: Corpus, second: Corpus) -> Corpus:
     """Both corpora as one (for ``--final``: train + dev), their documents kept apart."""
     offset = 1 + max((s.document for s in first.sentences), default=0)
     moved = [replace(s, document=s.document + offset) for s in second.sentences]
-    digest = hashlib.sha256(f"{first.sha256}+{second.sha256}".encode()).hexdigest()
+    digest = joined_digest(first.sha256, second.sha256)
     return Corpus(f"{first.path}+{second.path}", first.sentences + moved, first.scheme, digest)
 
 

@@ -44,19 +44,24 @@ def test_cli_calibrate_refuses_the_data_the_model_trained_on(
     model_path: Path, data_dir: Path, tmp_path: Path, capsys
 ) -> None:
     from ner.checkpoint import load_checkpoint, save_atomic
+    from ner.train import joined_digest
 
     path = tmp_path / "m.pt"
     path.write_bytes(model_path.read_bytes())
     assert main(["calibrate", "--model", str(path), "--data", str(data_dir / "train.txt")]) == 2
     assert "trained on this file (its training data)" in capsys.readouterr().err
-    final = load_checkpoint(path)  # a --final model saw its dev file too
+    final = load_checkpoint(path)  # a --final model saw its dev file too, joined to its training file
+    train_sha, dev_sha = final["metadata"]["train"]["sha256"], read_conll(held_out(tmp_path)).sha256
     final["metadata"]["train_config"]["final"] = True
-    final["metadata"]["dev"]["sha256"] = read_conll(held_out(tmp_path)).sha256
+    final["metadata"]["dev"]["sha256"] = dev_sha
+    final["metadata"]["train"]["sha256"] = joined_digest(train_sha, dev_sha)
     save_atomic(final, path)
     before = path.read_bytes()
     assert main(["calibrate", "--model", str(path), "--data", str(held_out(tmp_path))]) == 2
     err = capsys.readouterr().err
     assert "held-out.txt" in err and "the dev file of a --final model" in err and "--temperature-from" in err
+    assert main(["calibrate", "--model", str(path), "--data", str(data_dir / "train.txt")]) == 2
+    assert "trained on this file (its training data)" in capsys.readouterr().err
     assert path.read_bytes() == before  # nothing written
 
 
