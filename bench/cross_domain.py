@@ -11,13 +11,16 @@ unrelated, so each is tagged alone. No timing.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from reading_f1 import BUNDLED, add_model_option
 
 from ner.conll import read_conll
 from ner.evaluate import evaluate
 from ner.tagger import Tagger
 
-ROOT = Path(__file__).resolve().parent.parent
 KEPT = {"person": "PER", "location": "LOC", "PER": "PER", "LOC": "LOC"}
 
 
@@ -33,12 +36,12 @@ def only_kept(tags: list[str]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True, help="WNUT-17 file (two tab-separated columns)")
-    parser.add_argument("--model", action="append", help="checkpoint (repeatable; default: the bundled one)")
+    add_model_option(parser)
     args = parser.parse_args()
     corpus = read_conll(args.data)
     gold = [only_kept(s.tags) for s in corpus.sentences]
     print(f"{args.data}: {len(gold)} posts")
-    for path in args.model or [str(ROOT / "models" / "conll03-en.pt")]:
+    for path in args.model or [BUNDLED]:
         tagger = Tagger.load(path, device="cpu")
         predicted = [only_kept(tags) for tags in tagger.tag([s.tokens for s in corpus.sentences])]
         report = evaluate(gold, predicted)

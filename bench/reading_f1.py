@@ -17,7 +17,12 @@ from ner.conll import read_conll
 from ner.evaluate import Report, evaluate
 from ner.tagger import Tagger
 
-ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = str(Path(__file__).resolve().parent.parent / "models" / "conll03-en.pt")
+
+
+def add_model_option(parser: argparse.ArgumentParser) -> None:
+    """``--model``, repeatable; the scripts fall back on the bundled model when it is not given."""
+    parser.add_argument("--model", action="append", help="checkpoint (repeatable; default: the bundled one)")
 
 
 def row(name: str, report: Report) -> str:
@@ -28,13 +33,13 @@ def row(name: str, report: Report) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True, help="CoNLL file with gold tags")
-    parser.add_argument("--model", action="append", help="checkpoint (repeatable; default: the bundled one)")
+    add_model_option(parser)
     args = parser.parse_args()
     corpus = read_conll(args.data)
     gold = [s.tags for s in corpus.sentences]
     documents = [[s.tokens for s in d] for d in corpus.documents()]
     print(f"{args.data}: {len(documents)} documents, {len(gold)} sentences")
-    for path in args.model or [str(ROOT / "models" / "conll03-en.pt")]:
+    for path in args.model or [BUNDLED]:
         tagger = Tagger.load(path, device="cpu")
         by_documents = [tags for d in tagger.tag_documents(documents) for tags in d]
         alone = tagger.tag([s.tokens for s in corpus.sentences])
