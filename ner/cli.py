@@ -325,8 +325,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             self.bar.close()
             f1 = record.dev["overall"]["f1"]
             mark = " (best, saved)" if best else ""
+            raw = "" if record.raw_dev_f1 is None else f" (last step's weights {record.raw_dev_f1:.2f})"
             tqdm.write(
-                f"epoch {record.epoch}: loss {record.loss:.3f}  dev F1 {f1:.2f}{mark}  "
+                f"epoch {record.epoch}: loss {record.loss:.3f}  dev F1 {f1:.2f}{raw}{mark}  "
                 f"{record.seconds:.0f}s  lr {record.lr:.2e}"
             )
 

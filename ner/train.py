@@ -8,6 +8,8 @@ import logging
 import platform
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,6 +52,9 @@ class TrainConfig:
     # With document memory: chance, per block and epoch, that a block is read as lone sentences (each
     # recalls only itself), as a sentence is tagged when no document comes with it.
     memory_dropout: float = 0.25
+    # Keep an exponential moving average of the weights, ``decay`` per step (0: off), and evaluate and
+    # save it rather than the last step's weights (Polyak averaging).
+    weight_average: float = 0.0
     scheme: Scheme = "iobes"
     glove_limit: int = (
         400_000  # most frequent pretrained words kept beside the training words (all of GloVe 6B)
@@ -64,6 +69,9 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a probability in [0, 1] (got {value!r})")
+        value = self.weight_average
+        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < 1:
+            raise ValueError(f"weight_average must be a decay in [0, 1), 0 for off (got {value!r})")
 
 
 @dataclass
@@ -73,6 +81,7 @@ class EpochRecord:
     lr: float
     seconds: float
     dev: dict[str, Any]
+    raw_dev_f1: float | None = None  # with weight_average: the last step's weights' dev F1
 
 
 @dataclass
@@ -93,6 +102,46 @@ class Progress(Protocol):
 
 class Interrupted(Exception):
     """Training stopped by SIGINT or SIGTERM; the best checkpoint and the resume state are intact."""
+
+
+class WeightAverage:
+    """An exponential moving average of parameters, updated after each optimizer step.
+
+    The decay starts low and rises to ``decay`` ((1 + steps) / (10 + steps) until then), so that the
+    first steps' random weights are soon forgotten.
+    """
+
+    def __init__(self, params: Iterable[torch.nn.Parameter], decay: float) -> None:
+        self.params = list(params)
+        self.decay = decay
+        self.steps = 0
+        self.shadow = [p.detach().clone() for p in self.params]
+
+    def update(self) -> None:
+        self.steps += 1
+        decay = min(self.decay, (1 + self.steps) / (10 + self.steps))
+        with torch.no_grad():
+            torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1.0 - decay)
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        """The averaged weights in the parameters for the ``with`` block, the live ones after it."""
+        live = [p.detach().clone() for p in self.params]
+        with torch.no_grad():
+            torch._foreach_copy_([p.data for p in self.params], self.shadow)
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                torch._foreach_copy_([p.data for p in self.params], live)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"steps": self.steps, "shadow": self.shadow}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.steps = state["steps"]
+        with torch.no_grad():
+            torch._foreach_copy_(self.shadow, [t.to(s.device) for s, t in zip(self.shadow, state["shadow"])])
 
 
 def resume_path(out: Path) -> Path:
@@ -234,6 +283,7 @@ def train(
     model.freeze_words_except(torch.tensor(sorted(seen)))  # no other row ever gets a gradient
     model.to(device)
     optimizer = make_optimizer(model.parameters(), cfg)
+    average = WeightAverage(model.parameters(), cfg.weight_average) if cfg.weight_average else None
     history = History()
     if state is not None:
         if state.get("optimizer_over") != "training words":
@@ -242,6 +292,8 @@ def train(
             raise InputError("the training data or embeddings changed since the run began", state_file)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        if average is not None:
+            average.load_state_dict(state["average"])
         history = History([EpochRecord(**r) for r in state["history"]], state["best_epoch"], state["best_f1"])
     metadata: dict[str, Any] = {
         "name": out.stem,
@@ -304,23 +356,30 @@ def train(
                 loss.backward()  # type: ignore[no-untyped-call]
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
                 optimizer.step()
+                if average is not None:
+                    average.update()
                 total += loss.item()
                 if progress:
                     progress.batch(loss.item())
                 if caught:
                     raise Interrupted(f"stopped by signal {caught[0]} during epoch {epoch}")
-            report = dev_report(tagger, dev_data)
-            record = EpochRecord(epoch, total / len(order), lr, time.monotonic() - t0, report.to_dict())
+            raw_f1 = None
+            if average is not None:
+                raw_f1 = dev_report(tagger, dev_data).overall.f1
+            with average.applied() if average is not None else nullcontext():
+                report = dev_report(tagger, dev_data)
+                better = cfg.final or report.overall.f1 > history.best_f1  # final: the last epoch is kept
+                if better:
+                    history.best_epoch, history.best_f1 = epoch, report.overall.f1
+                    tagger.metadata.update(
+                        epoch=epoch,
+                        dev_scores=report.to_dict(),
+                        date=datetime.now(UTC).isoformat(timespec="seconds"),
+                    )
+                    save_atomic(tagger.checkpoint(), out)
+            seconds = time.monotonic() - t0
+            record = EpochRecord(epoch, total / len(order), lr, seconds, report.to_dict(), raw_f1)
             history.epochs.append(record)
-            better = cfg.final or report.overall.f1 > history.best_f1  # final: the last epoch is kept
-            if better:
-                history.best_epoch, history.best_f1 = epoch, report.overall.f1
-                tagger.metadata.update(
-                    epoch=epoch,
-                    dev_scores=report.to_dict(),
-                    date=datetime.now(UTC).isoformat(timespec="seconds"),
-                )
-                save_atomic(tagger.checkpoint(), out)
             save_atomic(
                 {
                     "train_config": asdict(cfg),
@@ -329,6 +388,7 @@ def train(
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "optimizer_over": "training words",  # the embedding rows it updates
+                    **({} if average is None else {"average": average.state_dict()}),
                     "history": [asdict(r) for r in history.epochs],
                     "best_epoch": history.best_epoch,
                     "best_f1": history.best_f1,

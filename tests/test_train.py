@@ -203,3 +203,57 @@ def test_a_memory_model_trains_and_keeps_its_setting(memory_tagger: Tagger) -> N
 
     assert memory_tagger.memory == MEMORY and memory_tagger.model.config.memory == MEMORY
     assert memory_tagger.metadata["dev_scores"]["overall"]["f1"] > 50  # it learnt the two documents
+
+
+def test_weight_average_follows_the_parameters_and_swaps_them_back() -> None:
+    from ner.train import WeightAverage
+
+    p = torch.nn.Parameter(torch.zeros(3))
+    average = WeightAverage([p], decay=0.5)
+    expected = torch.zeros(3)
+    for step, value in enumerate([4.0, 8.0, 2.0], start=1):
+        p.data.fill_(value)
+        average.update()
+        decay = min(0.5, (1 + step) / (10 + step))
+        expected = decay * expected + (1 - decay) * value
+    assert torch.allclose(average.shadow[0], expected)
+    with average.applied():
+        assert torch.allclose(p.data, expected)
+    assert torch.equal(p.data, torch.full((3,), 2.0))  # the live weights are back
+    copy = WeightAverage([torch.nn.Parameter(torch.zeros(3))], decay=0.5)
+    copy.load_state_dict(average.state_dict())
+    assert copy.steps == 3 and torch.equal(copy.shadow[0], average.shadow[0])
+
+
+def test_with_weight_average_the_checkpoint_holds_the_average_and_resume_carries_on(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    corpus = read_conll(data_dir / "train.txt")
+    vectors = load_vectors(str(data_dir / "glove.txt"))
+    config = replace(SHORT, weight_average=0.9, final=True)  # final: every epoch saved
+    cpu = torch.device("cpu")
+
+    def run(out: Path, progress: object = None, resume: bool = False) -> list[float]:
+        history = train(TINY_MODEL, config, corpus, corpus, vectors, out, cpu, progress, resume)  # type: ignore[arg-type]
+        return [r.loss for r in history.epochs]
+
+    expected = run(tmp_path / "full.pt")
+    records = json.loads((tmp_path / "full.metrics.json").read_text())["epochs"]
+    assert all(r["raw_dev_f1"] is not None for r in records)
+    out = tmp_path / "m.pt"
+    with pytest.raises(Interrupted):
+        run(out, _InterruptAt(3))
+    state = torch.load(resume_path(out), weights_only=True)
+    saved = torch.load(out, weights_only=True)["state_dict"]
+    name = "rnn.weight_hh_l0"
+    assert not torch.equal(saved[name], state["model"][name])  # not the last step's weights ...
+    assert any(torch.equal(saved[name], s) for s in state["average"]["shadow"])  # ... but their average
+    assert run(out, resume=True) == expected
+
+
+def test_train_config_refuses_a_weight_average_decay_outside_zero_to_one() -> None:
+    from ner.train import TrainConfig
+
+    for bad in (1.0, -0.1, True):
+        with pytest.raises(ValueError, match="weight_average must be a decay"):
+            TrainConfig(weight_average=bad)
