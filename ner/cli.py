@@ -104,6 +104,11 @@ def _parser() -> argparse.ArgumentParser:
         help="train on --train and --dev together for exactly --epochs epochs (the best epoch of a run "
         "that --dev selected) and keep the last; its dev scores are then on data it saw",
     )  # fmt: skip
+    t.add_argument(
+        "--teacher", dest="teachers", action="append", metavar="CHECKPOINT",
+        help="distil: learn also each token's mean tag distribution under these models (repeat the "
+        "flag for an ensemble; same tags as this run), weighted by [train] distil (default 0.5)",
+    )  # fmt: skip
     t.add_argument("--resume", action="store_true", help="carry on a run of --out that was stopped")
     t.add_argument("--force", action="store_true", help="overwrite an existing --out")
     _add_device(t)
@@ -268,6 +273,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         value = getattr(args, key)
         if value is not None:
             train_cfg[key] = value
+    if args.teachers:
+        train_cfg["teachers"] = args.teachers
+        train_cfg.setdefault("distil", 0.5)
     if args.final:
         if args.epochs is None:
             raise InputError("--final needs --epochs: the best epoch of a run that --dev selected")

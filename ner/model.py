@@ -312,6 +312,36 @@ class BiLstmCrf(nn.Module):
         log_likelihood: Tensor = self.crf(emissions, tags, mask=batch.mask, reduction="mean")
         return -log_likelihood
 
+    def distilled_loss(self, batch: Batch, tags: Tensor, soft: Tensor, weight: float) -> Tensor:
+        """``(1 - weight)`` times :meth:`loss` plus ``weight`` times the cross-entropy of the CRF against
+        a teacher's per-token tag distributions ``soft`` (batch, seq, num_tags), mean per sentence.
+
+        The teacher is read as a product of its token marginals (pairs of neighbours taken as
+        independent), so the cross-entropy is ``log Z - E_soft[score]``: one normaliser serves both
+        terms, and with one-hot ``soft`` it is the negative log-likelihood itself."""
+        emissions = self.emissions(batch)  # (batch, seq, num_tags)
+        mask = batch.mask
+        # pytorch-crf's own normaliser (time first), as its forward computes it
+        log_z: Tensor = self.crf._compute_normalizer(
+            emissions.transpose(0, 1), mask.transpose(0, 1)
+        )  # (batch,)
+        gold = nn.functional.one_hot(tags, self.config.num_tags).to(emissions.dtype)  # (batch, seq, tags)
+        expected = (1.0 - weight) * self._expected_score(emissions, gold, batch)
+        expected = expected + weight * self._expected_score(emissions, soft.to(emissions.dtype), batch)
+        return (log_z - expected).mean()
+
+    def _expected_score(self, emissions: Tensor, q: Tensor, batch: Batch) -> Tensor:
+        """The CRF score of each sentence (batch,) averaged over paths drawn from per-token
+        distributions ``q`` (batch, seq, num_tags), each token independently."""
+        crf = self.crf
+        q = q * batch.mask.unsqueeze(2)  # (batch, seq, num_tags): nothing past each end
+        unary = (q * emissions).sum(dim=(1, 2))  # (batch,)
+        pairs = torch.einsum("btj,jk,btk->b", q[:, :-1], crf.transitions, q[:, 1:])  # (batch,)
+        last = (batch.lengths - 1).to(q.device)  # (batch,)
+        ends = q[torch.arange(len(q), device=q.device), last] @ crf.end_transitions  # (batch,)
+        score: Tensor = unary + pairs + q[:, 0] @ crf.start_transitions + ends
+        return score
+
     def crf_scores(self) -> CrfScores:
         """The CRF's scores with forbidden moves pushed down, as read-only numpy arrays for ``ner.crf``
         (remembered while the scores and the constraints stay the same)."""

@@ -55,6 +55,10 @@ class TrainConfig:
     # Keep an exponential moving average of the weights, ``decay`` per step (0: off), and evaluate and
     # save it rather than the last step's weights (Polyak averaging).
     weight_average: float = 0.0
+    # Distillation: the weight of the cross-entropy against the ``teachers``' (checkpoint paths) mean
+    # tag distributions per token, beside 1 - distil for the gold tags.
+    distil: float = 0.0
+    teachers: tuple[str, ...] = ()
     scheme: Scheme = "iobes"
     glove_limit: int = (
         400_000  # most frequent pretrained words kept beside the training words (all of GloVe 6B)
@@ -69,6 +73,9 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a probability in [0, 1] (got {value!r})")
+        object.__setattr__(self, "teachers", tuple(self.teachers))  # TOML and JSON give lists
+        if not 0 <= self.distil <= 1 or (self.distil > 0) != bool(self.teachers):
+            raise ValueError(f"distil must be in (0, 1] with teachers, 0 without (got {self.distil!r})")
         value = self.weight_average
         if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < 1:
             raise ValueError(f"weight_average must be a decay in [0, 1), 0 for off (got {value!r})")
@@ -279,6 +286,12 @@ def train(
     examples = training_examples(train_data, cfg.scheme, config.context)
     blocks = memory_blocks(train_data, config.memory)  # sentence indices of each block, or None
     encoded = [encoder.encode(tokens, tags) for tokens, tags in examples]
+    soft = None  # each example's teacher distributions (tokens, num_tags), when distilling
+    if cfg.teachers:
+        from ner.distil import teacher_marginals
+
+        tokens = [t for t, _ in examples]
+        soft = teacher_marginals(list(cfg.teachers), tokens, blocks, encoder.tags.items, cfg.scheme, device)
     seen = {encoder.words.unk, *(w for e in encoded for w in e.words)}
     model.freeze_words_except(torch.tensor(sorted(seen)))  # no other row ever gets a gradient
     model.to(device)
@@ -351,7 +364,13 @@ def train(
                         torch.rand(batch.words.shape, device=device) < cfg.unk_replace
                     )
                     batch.words = batch.words.masked_fill(hide, encoder.words.unk)
-                loss = model.loss(batch, batch.tags)
+                if soft is None:
+                    loss = model.loss(batch, batch.tags)
+                else:
+                    targets = batch.mask.new_zeros((*batch.mask.shape, config.num_tags), dtype=torch.float32)
+                    for row, i in enumerate(indices):  # (batch, seq, num_tags), zero past each end
+                        targets[row, : len(soft[i])] = torch.from_numpy(soft[i])
+                    loss = model.distilled_loss(batch, batch.tags, targets, cfg.distil)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()  # type: ignore[no-untyped-call]
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)

@@ -218,3 +218,36 @@ def test_a_memory_model_reads_its_block_and_trains_every_parameter() -> None:
         apart = model.emissions(collate(encoded, groups=[0, 1]))
     assert not torch.allclose(together[1, 0], apart[1, 0])  # "Paris" recalls the other one
     assert torch.allclose(together[0, 1], apart[0, 1])  # "is" (lower case) recalls nothing
+
+
+def test_distilled_loss_with_the_gold_tags_as_teacher_is_the_loss() -> None:
+    model = _model().eval()
+    enc = _encoder()
+    batch = collate([enc.encode(["Paris", "is", "nice"], ["S-LOC", "O", "O"]), enc.encode(["Alice"], ["O"])])
+    assert batch.tags is not None
+    gold = torch.nn.functional.one_hot(batch.tags, 5).float()  # (batch, seq, num_tags)
+    for weight in (0.0, 0.5, 1.0):
+        distilled = model.distilled_loss(batch, batch.tags, gold, weight)
+        assert torch.allclose(distilled, model.loss(batch, batch.tags), atol=1e-5)
+
+
+def test_distilled_loss_is_the_cross_entropy_over_every_path() -> None:
+    """Against brute force: -sum over all paths y of prod_t q_t(y_t) * log p(y | x)."""
+    import itertools
+
+    model = _model().eval()
+    enc = _encoder()
+    batch = collate([enc.encode(["Paris", "is", "nice"], ["S-LOC", "O", "O"])])
+    assert batch.tags is not None
+    torch.manual_seed(3)
+    soft = torch.softmax(torch.randn(1, 3, 5), dim=2)  # (batch, seq, num_tags)
+    with torch.no_grad():
+        emissions = model.emissions(batch)  # (1, 3, 5)
+        expected = 0.0
+        for path in itertools.product(range(5), repeat=3):
+            tags = torch.tensor([path])
+            log_p = model.crf(emissions, tags, mask=batch.mask, reduction="sum")
+            q = soft[0, 0, path[0]] * soft[0, 1, path[1]] * soft[0, 2, path[2]]
+            expected -= float(q * log_p)
+        got = model.distilled_loss(batch, batch.tags, soft, 1.0)
+    assert abs(float(got) - expected) < 1e-4
