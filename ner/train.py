@@ -134,13 +134,15 @@ class WeightAverage:
     def applied(self) -> Iterator[None]:
         """The averaged weights in the parameters for the ``with`` block, the live ones after it."""
         live = [p.detach().clone() for p in self.params]
+        # Into the parameters themselves, not ``.data``: that would leave their version counters as
+        # they were, and the tagger's tables remembered from the live weights would be read again.
         with torch.no_grad():
-            torch._foreach_copy_([p.data for p in self.params], self.shadow)
+            torch._foreach_copy_(self.params, self.shadow)
         try:
             yield
         finally:
             with torch.no_grad():
-                torch._foreach_copy_([p.data for p in self.params], live)
+                torch._foreach_copy_(self.params, live)
 
     def state_dict(self) -> dict[str, Any]:
         return {"steps": self.steps, "shadow": self.shadow}

@@ -290,3 +290,35 @@ def test_a_teacher_with_other_tags_is_refused(model_path: Path, data_dir: Path) 
 
     with pytest.raises(InputError, match="are not the student's"):
         teacher_marginals([str(model_path)], [["Alice"]], None, ["O", "S-PER"], "iobes", torch.device("cpu"))
+
+
+def test_a_tagger_reads_the_averaged_weights_not_what_it_remembered(tagger: Tagger) -> None:
+    """Under ``applied()`` every table a tagger remembers (character CNN, CRF scores) is rebuilt from
+    the averaged weights: the emissions are those of a copy that holds them."""
+    import copy
+
+    from ner.train import WeightAverage
+
+    sentences = [["Alice", "visited", "Paris", "."], ["Bob", "works", "for", "Acme", "Corp", "."]]
+    model = tagger.model.eval()
+
+    def emissions(of: Tagger) -> torch.Tensor:
+        with torch.inference_mode():
+            return torch.from_numpy(of._emissions(sentences)[0])
+
+    average = WeightAverage(model.parameters(), decay=0.5)
+    with torch.no_grad():
+        for s in average.shadow:
+            s.add_(0.3 * torch.randn_like(s))
+    live = emissions(tagger)  # remembers the live weights' tables
+    with average.applied():
+        averaged = emissions(tagger)
+        twin = copy.deepcopy(tagger)
+    twin.model.char_cnn._remembered = None  # a copy that remembers nothing
+    twin.model._crf_scores = None
+    twin._proj = None
+    expected = emissions(twin)
+    assert not torch.allclose(live, averaged)
+    assert torch.allclose(averaged, expected, atol=1e-5)
+    again = emissions(tagger)  # and the live weights once more after the block
+    assert torch.allclose(again, live, atol=1e-6)
