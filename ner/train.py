@@ -119,7 +119,7 @@ class WeightAverage:
     """
 
     def __init__(self, params: Iterable[torch.nn.Parameter], decay: float) -> None:
-        self.params = list(params)
+        self.params: list[torch.Tensor] = list(params)
         self.decay = decay
         self.steps = 0
         self.shadow = [p.detach().clone() for p in self.params]
