@@ -274,6 +274,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         if value is not None:
             train_cfg[key] = value
     if args.teachers:
+        for teacher in args.teachers:
+            if not Path(teacher).is_file():
+                raise InputError("no such teacher checkpoint", Path(teacher))
         train_cfg["teachers"] = args.teachers
         train_cfg.setdefault("distil", 0.5)
     if args.final:

@@ -532,3 +532,18 @@ def test_final_trains_on_train_and_dev_for_the_given_epochs(data_dir: Path, tmp_
     assert meta["train"]["path"] == f"{train_file}+{train_file}"  # --dev is train.txt here
     assert meta["epoch"] == 2 and meta["train_config"]["final"] is True
     assert len(json.loads(out.with_name("final.metrics.json").read_text())["epochs"]) == 2
+
+
+def test_train_with_a_teacher_distils_and_a_missing_one_exits_2(
+    data_dir: Path, model_path: Path, tmp_path: Path, capsys
+) -> None:
+    from ner.checkpoint import load_checkpoint
+
+    out = tmp_path / "student.pt"
+    missing = tmp_path / "nowhere.pt"
+    assert main([*_train_args(data_dir, tmp_path, out), "--teacher", str(missing)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"ner: error: {missing}: no such teacher checkpoint" and not out.exists()
+    assert main([*_train_args(data_dir, tmp_path, out), "--teacher", str(model_path)]) == 0
+    config = load_checkpoint(out)["metadata"]["train_config"]
+    assert list(config["teachers"]) == [str(model_path)] and config["distil"] == 0.5
