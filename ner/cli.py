@@ -94,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
         "config's, else conll)",
     )  # fmt: skip
     t.add_argument("--seed", type=int, help="random seed (default: the config's, else 1)")
-    t.add_argument("--epochs", type=int, help="most epochs (default: the config's, else 40)")
+    t.add_argument("--epochs", type=int, help="most epochs (default: the config's, else 22)")
     t.add_argument("--batch-size", type=int, help="sentences per step (default: the config's, else 32)")
     t.add_argument("--optimizer", choices=("adam", "nadam", "sgd"), help="default: the config's, else nadam")
     t.add_argument("--lr", type=float, help="learning rate (default: the config's, else 0.002)")

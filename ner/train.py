@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     """How to train: everything that is not the model's shape."""
 
-    epochs: int = 40
+    epochs: int = 22
     batch_size: int = 32
     optimizer: Literal["adam", "nadam", "sgd"] = "nadam"
     lr: float = 2e-3
@@ -54,7 +54,7 @@ class TrainConfig:
     memory_dropout: float = 0.25
     # Keep an exponential moving average of the weights, ``decay`` per step (0: off), and evaluate and
     # save it rather than the last step's weights (Polyak averaging).
-    weight_average: float = 0.0
+    weight_average: float = 0.999
     # Distillation: the weight of the cross-entropy against the ``teachers``' (checkpoint paths) mean
     # tag distributions per token, beside 1 - distil for the gold tags.
     distil: float = 0.0

@@ -356,7 +356,9 @@ def best_config(study: Any, search: Search) -> str:
     for key, value in best.params.items():
         table, name = key.split(".", 1)
         (model_cfg if table == "model" else train_cfg)[name] = value
-    train_cfg["epochs"] = max(int(train_cfg.get("epochs", 40)), search.epochs_per_trial)
+    from ner.train import TrainConfig
+
+    train_cfg["epochs"] = max(int(train_cfg.get("epochs", TrainConfig.epochs)), search.epochs_per_trial)
     lines = [
         f"# ner tune: trial {best.number} of study {study.study_name!r}, dev F1 {best.value:.2f}"
         f" (best at epoch {best.user_attrs.get('best_epoch')} of at most {search.epochs_per_trial})",
