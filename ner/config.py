@@ -30,10 +30,6 @@ class ModelConfig:
     # still reads each sentence alone). 0: off, as in checkpoints before it (see
     # ner.checkpoint.OLDER_FORMATS_LACK). On in the bundled recipe.
     memory: int = 512
-    # With document memory: every token also reads the mean BiLSTM state of all the tokens of its block
-    # (for a sentence read alone, of that sentence): what kind of document it is in. False: off, as in
-    # checkpoints before it.
-    summary: bool = False
 
     def __post_init__(self) -> None:
         sizes = ("word_dim", "char_dim", "char_filters", "char_window", "hidden", "layers")
@@ -55,7 +51,5 @@ class ModelConfig:
                 f"memory ({self.memory}) and context ({self.context}) cannot both be on: "
                 "set memory = 0 to read documents in context windows"
             )
-        if self.summary and not self.memory:
-            raise ValueError("summary needs document memory (memory > 0): it is the mean over a memory block")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1) (got {self.dropout!r})")

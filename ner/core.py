@@ -229,12 +229,10 @@ class TaggerCore:
         metadata: dict[str, Any],
         context: int = 0,
         memory: int = 0,
-        summary: bool = False,
     ) -> None:
         self.encoder = encoder
         self.context = context  # tokens per window of a document's sentences (0: each sentence alone)
         self.memory = memory  # tokens per block of a document that the memory spans (0: no memory)
-        self.summary = summary  # whether each token also reads the mean state of its block
         self.model_scheme = model_scheme
         self.data_scheme = data_scheme
         self.metadata = metadata
@@ -288,16 +286,7 @@ class TaggerCore:
         ``recalled`` (tokens, dim): the second half of the output layer (every other token recalls
         zeros, and adds nothing)."""
         weight_t, _ = self._projection()
-        dim = recalled.shape[1]
-        out: np.ndarray = (recalled @ weight_t[dim : 2 * dim]).astype(np.float32, copy=False)
-        return out
-
-    def _emit_summary(self, means: np.ndarray) -> np.ndarray:
-        """What the document summary adds to the emission scores (blocks, num_tags) of every token of
-        blocks whose mean states are ``means`` (blocks, dim): the third part of the output layer."""
-        weight_t, _ = self._projection()
-        dim = means.shape[1]
-        out: np.ndarray = (means @ weight_t[2 * dim : 3 * dim]).astype(np.float32, copy=False)
+        out: np.ndarray = (recalled @ weight_t[recalled.shape[1] :]).astype(np.float32, copy=False)
         return out
 
     @property
@@ -445,8 +434,6 @@ class TaggerCore:
         batches = batch_order([len(pieces[k][2]) for k in span], batch_size)
         read = []
         kept, keys = [], []
-        sums: dict[int, np.ndarray] = {}  # with the summary: each block's sum of states and tokens
-        counts: dict[int, int] = {}
         for batch in ([span[i] for i in b] for b in batches):
             states, lengths, words, casing = self._states([pieces[k][2] for k in batch])
             live = remembering(states.shape[1], lengths, words, casing)  # (batch, seq)
@@ -454,17 +441,6 @@ class TaggerCore:
             kept.append(states[live])  # (live tokens, dim): the rest of the states can go
             keys.append((block * 2**32 + words)[live])
             read.append((batch, self._emit(states), lengths, np.flatnonzero(live)))
-            if self.summary:
-                for k, total, n in zip(batch, states.sum(axis=1), lengths.tolist()):  # zero past each end
-                    g = groups[k]
-                    sums[g] = sums[g] + total if g in sums else total
-                    counts[g] = counts.get(g, 0) + n
-        if self.summary:
-            blocks = list(sums)
-            means = np.stack([sums[g] / max(counts[g], 1) for g in blocks]).astype(np.float32)
-            summary = dict(zip(blocks, self._emit_summary(means)))  # block -> (num_tags,)
-            for batch, emissions, _, _ in read:
-                emissions += np.stack([summary[groups[k]] for k in batch])[:, None, :]
         every_key = np.concatenate(keys)
         if len(np.unique(every_key)) < len(every_key):  # else no word comes back: nothing to recall
             added = self._emit_recalled(self._recall(np.concatenate(kept), every_key))

@@ -190,19 +190,6 @@ def recall_means(states: Tensor, keys: Tensor) -> Tensor:
     return mean
 
 
-def block_means(h: Tensor, batch: Batch) -> Tensor:
-    """The document summary: for each token, the mean of ``h`` (batch, seq, dim) over all the tokens of
-    its document block (``batch.groups``; None: each sentence alone); zeros past each end.
-    (batch, seq, dim)."""
-    groups = batch.groups if batch.groups is not None else torch.arange(len(h), device=h.device)
-    _, which = torch.unique(groups.to(h.device), return_inverse=True)  # (batch,): each sentence's block
-    mask = batch.mask.unsqueeze(2).to(h.dtype)  # (batch, seq, 1)
-    sums = h.new_zeros(int(which.max()) + 1, h.shape[2]).index_add(0, which, (h * mask).sum(dim=1))
-    counts = h.new_zeros(len(sums)).index_add(0, which, batch.mask.sum(dim=1).to(h.dtype))  # (blocks,)
-    means = sums / counts.clamp(min=1).unsqueeze(1)  # (blocks, dim)
-    return means[which].unsqueeze(1) * mask  # (batch, seq, dim)
-
-
 class BiLstmCrf(nn.Module):
     """Emission scores from a BiLSTM (or BiGRU) over word, casing and character features; a CRF."""
 
@@ -228,9 +215,8 @@ class BiLstmCrf(nn.Module):
             dropout=config.dropout if config.layers > 1 else 0.0,
         )
         self.dropout = nn.Dropout(config.dropout)
-        # with document memory, each token's state is followed by the one it recalls (and the summary)
-        parts = 2 + (2 if config.memory else 0) + (2 if config.summary else 0)
-        self.proj = nn.Linear(parts * config.hidden, config.num_tags)
+        # with document memory, each token's state is followed by the one it recalls
+        self.proj = nn.Linear((4 if config.memory else 2) * config.hidden, config.num_tags)
         self.crf = CRF(config.num_tags, batch_first=True)
         everything = torch.ones(config.num_tags + 2, config.num_tags + 2, dtype=torch.bool)
         self.register_buffer("allowed", everything, persistent=False)
@@ -261,8 +247,7 @@ class BiLstmCrf(nn.Module):
         """(batch, seq, num_tags) emission scores."""
         h = self.states(batch)  # (batch, seq, 2 * hidden)
         if self.config.memory:
-            parts = [h, recall(h, batch)] + ([block_means(h, batch)] if self.config.summary else [])
-            h = torch.cat(parts, dim=2)  # (batch, seq, 4 or 6 * hidden)
+            h = torch.cat([h, recall(h, batch)], dim=2)  # (batch, seq, 4 * hidden)
         emissions: Tensor = self.proj(self.dropout(h))  # (batch, seq, num_tags)
         return emissions
 

@@ -114,9 +114,7 @@ class NumpyTagger(TaggerCore):
         data_scheme: Any,
         metadata: dict[str, Any],
     ) -> None:
-        super().__init__(
-            encoder, model_scheme, data_scheme, metadata, config.context, config.memory, config.summary
-        )
+        super().__init__(encoder, model_scheme, data_scheme, metadata, config.context, config.memory)
         self.config = config
         state = dict(state)
         self.word_embed = word_vectors(state)  # (words, word_dim); takes the int8 scale out of state
@@ -193,14 +191,6 @@ class NumpyTagger(TaggerCore):
             block = np.asarray(range(len(states)) if groups is None else groups, dtype=np.int64)[:, None]
             recalled = recall_flat(states[live], (block * 2**32 + arrays.words)[live])
             emissions[live] += self._emit_recalled(recalled)
-        if self.config.summary:  # as ner.model.block_means
-            blocks = np.asarray(range(len(states)) if groups is None else groups, dtype=np.int64)
-            _, which = np.unique(blocks, return_inverse=True)  # (batch,): each sentence's block
-            sums = np.zeros((which.max() + 1, states.shape[2]), dtype=np.float32)
-            np.add.at(sums, which, states.sum(axis=1))  # zero past each end
-            counts = np.bincount(which, weights=arrays.lengths, minlength=len(sums))
-            means = (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)
-            emissions += self._emit_summary(means)[which][:, None, :] * arrays.mask[:, :, None]
         return emissions, arrays.lengths
 
     def _bilstm(self, arrays: Arrays) -> np.ndarray:

@@ -54,13 +54,7 @@ class Tagger(TaggerCore):
         device: torch.device,
     ) -> None:
         super().__init__(
-            encoder,
-            model_scheme,
-            data_scheme,
-            metadata,
-            model.config.context,
-            model.config.memory,
-            model.config.summary,
+            encoder, model_scheme, data_scheme, metadata, model.config.context, model.config.memory
         )
         self.model = model.to(device)
         self.device = device
@@ -161,14 +155,7 @@ class Tagger(TaggerCore):
 
     def _emit_recalled(self, recalled: np.ndarray) -> np.ndarray:
         weight, _ = self._output_layer()
-        dim = recalled.shape[1]
-        out: np.ndarray = (torch.from_numpy(recalled) @ weight[:, dim : 2 * dim].T).numpy()
-        return out
-
-    def _emit_summary(self, means: np.ndarray) -> np.ndarray:
-        weight, _ = self._output_layer()
-        dim = means.shape[1]
-        out: np.ndarray = (torch.from_numpy(means) @ weight[:, 2 * dim : 3 * dim].T).numpy()
+        out: np.ndarray = (torch.from_numpy(recalled) @ weight[:, recalled.shape[1] :].T).numpy()
         return out
 
     def _output_layer(self) -> tuple[Tensor, Tensor]:

@@ -122,21 +122,3 @@ def memory_model_path(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture(scope="session")
 def memory_tagger(memory_model_path: Path) -> Tagger:
     return Tagger.load(memory_model_path, "cpu")
-
-
-@pytest.fixture(scope="session")
-def summary_model_path(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The memory model with the document summary as well."""
-    out = tmp_path_factory.mktemp("summary") / "summary.pt"
-    corpus = read_conll(write_documents(out.parent / "documents.txt", DOCUMENTS))
-    vectors = load_vectors(str(data_dir / "glove.txt"))
-    model = {**TINY_MODEL, "memory": MEMORY, "summary": True}
-    train(model, replace(TINY_TRAIN, epochs=20), corpus, corpus, vectors, out, torch.device("cpu"))
-    return out
-
-
-@pytest.fixture(scope="session", params=["memory", "summary"])
-def remembering_tagger(request: pytest.FixtureRequest) -> Tagger:
-    """The memory model, and the one with the summary too: for what both must do alike."""
-    path: Path = request.getfixturevalue(f"{request.param}_model_path")
-    return Tagger.load(path, "cpu")

@@ -4,7 +4,7 @@ import torch
 from ner.batch import collate
 from ner.config import ModelConfig
 from ner.encode import Encoder
-from ner.model import BiLstmCrf, block_means, recall
+from ner.model import BiLstmCrf, recall
 from ner.vocab import Vocab, WordVocab
 
 
@@ -199,33 +199,11 @@ def test_recall_averages_the_other_capitalised_occurrences_in_the_same_block() -
     assert torch.allclose(alone[0, 0], h[0, 2]) and torch.equal(alone[1, 0], zero)
 
 
-def test_block_means_average_every_token_of_the_block() -> None:
-    enc = _encoder()
-    sentences = [["Paris", "is", "nice"], ["Alice"], ["Paris", "Alice"]]
-    batch = collate([enc.encode(s) for s in sentences], groups=[0, 0, 1])
-    h = torch.randn(3, 3, 4)
-    out = block_means(h, batch)
-    first = (h[0].sum(dim=0) + h[1, 0]) / 4  # padding (h[1, 1:]) counts for nothing
-    for b, t in ((0, 0), (0, 2), (1, 0)):
-        assert torch.allclose(out[b, t], first), (b, t)
-    assert torch.allclose(out[2, 1], h[2, :2].mean(dim=0))
-    assert torch.equal(out[1, 1], torch.zeros(4)) and torch.equal(out[2, 2], torch.zeros(4))  # padding
-    batch.groups = None  # each sentence a block of its own: its own mean
-    assert torch.allclose(block_means(h, batch)[1, 0], h[1, 0])
-
-
-def test_a_summary_needs_the_memory() -> None:
-    with pytest.raises(ValueError, match="summary needs document memory"):
-        ModelConfig(num_words=6, num_chars=14, num_tags=5, memory=0, summary=True)
-
-
-@pytest.mark.parametrize("summary", [False, True])
-def test_a_memory_model_reads_its_block_and_trains_every_parameter(summary: bool) -> None:
+def test_a_memory_model_reads_its_block_and_trains_every_parameter() -> None:
     torch.manual_seed(0)
     config = ModelConfig(
-        num_words=6, num_chars=14, num_tags=5, word_dim=6, char_dim=4, char_filters=5, hidden=7, memory=32,
-        summary=summary,
-    )  # fmt: skip
+        num_words=6, num_chars=14, num_tags=5, word_dim=6, char_dim=4, char_filters=5, hidden=7, memory=32
+    )
     model = BiLstmCrf(config)
     enc = _encoder()
     encoded = [enc.encode(["Paris", "is", "nice"], ["S-LOC", "O", "O"]), enc.encode(["Paris"], ["S-LOC"])]
@@ -239,8 +217,7 @@ def test_a_memory_model_reads_its_block_and_trains_every_parameter(summary: bool
         together = model.emissions(collate(encoded, groups=[0, 0]))
         apart = model.emissions(collate(encoded, groups=[0, 1]))
     assert not torch.allclose(together[1, 0], apart[1, 0])  # "Paris" recalls the other one
-    # "is" (lower case) recalls nothing; with the summary it reads what else its block holds
-    assert torch.allclose(together[0, 1], apart[0, 1]) != summary
+    assert torch.allclose(together[0, 1], apart[0, 1])  # "is" (lower case) recalls nothing
 
 
 def test_distilled_loss_with_the_gold_tags_as_teacher_is_the_loss() -> None:

@@ -108,14 +108,11 @@ def test_bad_files_are_clear_errors(tmp_path: Path) -> None:
         load_arrays(code)
 
 
-@pytest.mark.parametrize("kind", ["memory", "summary"])
-def test_a_memory_model_gives_the_same_in_numpy(kind: str, request: pytest.FixtureRequest) -> None:
+def test_a_memory_model_gives_the_same_in_numpy(memory_model_path: Path, memory_tagger: Tagger) -> None:
     from tests.conftest import DOCUMENTS
 
-    path: Path = request.getfixturevalue(f"{kind}_model_path")
-    memory_tagger = Tagger.load(path, "cpu")
     documents = [[[w for w, _ in s] for s in d] for d in DOCUMENTS]
-    numpy_tagger = NumpyTagger.load(path)
+    numpy_tagger = NumpyTagger.load(memory_model_path)
     flat = [s for d in documents for s in d]
     groups = [0] * len(documents[0]) + [1] * len(documents[1])
     with torch.inference_mode():

@@ -9,7 +9,7 @@ from ner.checkpoint import load_checkpoint
 from ner.errors import InputError
 from ner.tagger import Tagger, resolve_device
 from ner.tags import spans_from_tags
-from tests.conftest import DOCUMENTS, SENTENCES
+from tests.conftest import SENTENCES
 
 
 def test_fits_the_training_sentences(tagger: Tagger) -> None:
@@ -92,9 +92,8 @@ def test_save_load_gives_identical_predictions(tagger: Tagger, tmp_path: Path) -
 
 def test_checkpoint_is_plain_data(model_path: Path) -> None:
     obj = load_checkpoint(model_path)
-    assert obj["format_version"] == 4
-    config = obj["model_config"]
-    assert config["context"] == 0 and config["memory"] == 0 and config["summary"] is False
+    assert obj["format_version"] == 3
+    assert obj["model_config"]["context"] == 0 and obj["model_config"]["memory"] == 0
     assert obj["scheme"] == {"model": "iobes", "data": "iob2"}
     assert obj["state_dict"]["word_embed.weight"].dtype == torch.int8
     assert obj["state_dict"]["word_embed.weight_scale"].dtype == torch.float32
@@ -202,28 +201,12 @@ def test_a_format_2_checkpoint_loads_without_memory(model_path: Path, tmp_path: 
 
     obj = _in_half_precision(load_checkpoint(model_path))
     obj["format_version"] = 2
-    del obj["model_config"]["memory"], obj["model_config"]["summary"]
+    del obj["model_config"]["memory"]
     old = tmp_path / "format2.pt"
     save_atomic(obj, old)
     tagger = Tagger.load(old, "cpu")
     assert tagger.memory == 0 and tagger.model.config.memory == 0
     _same_predictions(tagger, Tagger.load(model_path, "cpu"))
-
-
-def test_a_format_3_checkpoint_loads_without_the_summary(memory_model_path: Path, tmp_path: Path) -> None:
-    """Format 3 is format 4 without the summary (the bundled model before it)."""
-    from ner.checkpoint import save_atomic
-
-    obj = load_checkpoint(memory_model_path)
-    obj["format_version"] = 3
-    del obj["model_config"]["summary"]
-    old = tmp_path / "format3.pt"
-    save_atomic(obj, old)
-    tagger = Tagger.load(old, "cpu")
-    assert tagger.memory > 0 and not tagger.summary and not tagger.model.config.summary
-    documents = [[[w for w, _ in s] for s in d] for d in DOCUMENTS]
-    expected = Tagger.load(memory_model_path, "cpu").predict_documents(documents)
-    assert tagger.predict_documents(documents) == expected
 
 
 def test_without_context_documents_are_read_as_their_sentences(tagger: Tagger) -> None:
@@ -288,17 +271,17 @@ def _memory_documents() -> list[list[list[str]]]:
     return [[[w for w, _ in s] for s in d] for d in DOCUMENTS]
 
 
-def test_with_memory_each_document_alone_or_batched_gives_the_same(remembering_tagger: Tagger) -> None:
+def test_with_memory_each_document_alone_or_batched_gives_the_same(memory_tagger: Tagger) -> None:
     documents = _memory_documents()
-    together = remembering_tagger.predict_documents([*documents, [], *documents[:1]])
-    alone = [remembering_tagger.predict_documents([d])[0] for d in documents]
+    together = memory_tagger.predict_documents([*documents, [], *documents[:1]])
+    alone = [memory_tagger.predict_documents([d])[0] for d in documents]
     assert together[2] == [] and len(together) == 4
     for got, expected in zip(together[:2] + together[3:], alone + alone[:1]):
         assert [p.tags for p in got] == [p.tags for p in expected]
         scores = [e.score for p in got for e in p.entities]
         assert scores == pytest.approx([e.score for p in expected for e in p.entities], abs=1e-5)
     # the memory is read: the second document's sentences score otherwise when read alone
-    by_sentence = [remembering_tagger.predict([s])[0] for s in documents[1]]
+    by_sentence = [memory_tagger.predict([s])[0] for s in documents[1]]
     assert [e.score for p in together[1] for e in p.entities] != pytest.approx(
         [e.score for p in by_sentence for e in p.entities], abs=1e-6
     )
@@ -332,23 +315,23 @@ def test_with_memory_a_long_document_is_read_in_bounded_blocks(memory_tagger: Ta
     assert max(n for _, blocks in spans for n in blocks.values()) <= MEMORY
 
 
-def test_with_memory_spans_and_batches_change_nothing(remembering_tagger: Tagger, monkeypatch) -> None:
+def test_with_memory_spans_and_batches_change_nothing(memory_tagger: Tagger, monkeypatch) -> None:
     """Blocks read a few at a time, or in batches of 2, or as one batch of whole blocks through the
     model's own memory (``ner.model.recall``, as in training): the same entities and scores."""
     from ner import core
 
     documents = _memory_documents()
-    default = remembering_tagger.predict_documents(documents)
+    default = memory_tagger.predict_documents(documents)
     monkeypatch.setattr(core, "MEMORY_SPAN_TOKENS", 10)
-    small = remembering_tagger.predict_documents(documents, batch_size=2)
+    small = memory_tagger.predict_documents(documents, batch_size=2)
     assert [[p.tags for p in d] for d in small] == [[p.tags for p in d] for d in default]
     assert [e.score for d in small for p in d for e in p.entities] == pytest.approx(
         [e.score for d in default for p in d for e in p.entities], abs=1e-5
     )
-    plan = remembering_tagger.reading_plan(documents)
+    plan = memory_tagger.reading_plan(documents)
     with torch.inference_mode():
-        emissions, lengths = remembering_tagger._emissions(plan.units, plan.groups)
-    found = remembering_tagger._decode(emissions, lengths, remembering_tagger._crf_scores(), True)
+        emissions, lengths = memory_tagger._emissions(plan.units, plan.groups)
+    found = memory_tagger._decode(emissions, lengths, memory_tagger._crf_scores(), True)
     flat = [p for d in default for p in d]
     assert [[(e.start, e.end, e.label) for e in f] for f in found] == [
         [(e.start, e.end, e.label) for e in p.entities] for p in flat
