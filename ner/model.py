@@ -214,7 +214,7 @@ class BiLstmCrf(nn.Module):
             bidirectional=True,
             dropout=config.dropout if config.layers > 1 else 0.0,
         )
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout: nn.Module = nn.Dropout(config.dropout)  # training may swap in another kind
         # with document memory, each token's state is followed by the one it recalls
         self.proj = nn.Linear((4 if config.memory else 2) * config.hidden, config.num_tags)
         self.crf = CRF(config.num_tags, batch_first=True)

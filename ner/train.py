@@ -55,6 +55,9 @@ class TrainConfig:
     # Keep an exponential moving average of the weights, ``decay`` per step (0: off), and evaluate and
     # save it rather than the last step's weights (Polyak averaging).
     weight_average: float = 0.999
+    # Dropout with one mask per sentence for each feature (variational, Gal & Ghahramani 2016), on the
+    # BiLSTM's input and output, rather than a new mask for every token.
+    variational: bool = False
     # Distillation: the weight of the cross-entropy against the ``teachers``' (checkpoint paths) mean
     # tag distributions per token, beside 1 - distil for the gold tags.
     distil: float = 0.0
@@ -234,6 +237,22 @@ def memory_blocks(data: Corpus, size: int) -> list[list[int]] | None:
     return [[first[d] + i for d, i, _, _ in place] for place in places]
 
 
+class SentenceDropout(torch.nn.Module):
+    """Dropout over (batch, seq, features) with one mask per sentence for each feature, shared by all
+    its tokens (variational dropout); nothing at tagging time. No parameters: the state dict is the
+    same as with ``nn.Dropout``."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = x.new_empty(x.shape[0], 1, x.shape[2]).bernoulli_(1 - self.p)  # (batch, 1, features)
+        return x * keep / (1 - self.p)
+
+
 def train(
     model_cfg: dict[str, Any],
     cfg: TrainConfig,
@@ -296,6 +315,8 @@ def train(
         soft = teacher_marginals(list(cfg.teachers), tokens, blocks, encoder.tags.items, cfg.scheme, device)
     seen = {encoder.words.unk, *(w for e in encoded for w in e.words)}
     model.freeze_words_except(torch.tensor(sorted(seen)))  # no other row ever gets a gradient
+    if cfg.variational:
+        model.dropout = SentenceDropout(config.dropout)
     model.to(device)
     optimizer = make_optimizer(model.parameters(), cfg)
     average = WeightAverage(model.parameters(), cfg.weight_average) if cfg.weight_average else None

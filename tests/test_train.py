@@ -10,7 +10,7 @@ import torch
 from ner.conll import read_conll
 from ner.embeddings import load_vectors
 from ner.tagger import Tagger
-from ner.train import EpochRecord, Interrupted, build_vocabs, resume_path, train
+from ner.train import EpochRecord, Interrupted, SentenceDropout, build_vocabs, resume_path, train
 from tests.conftest import TINY_MODEL, TINY_TRAIN
 
 SHORT = replace(TINY_TRAIN, epochs=4, unk_replace=0.5)
@@ -322,3 +322,31 @@ def test_a_tagger_reads_the_averaged_weights_not_what_it_remembered(tagger: Tagg
     assert torch.allclose(averaged, expected, atol=1e-5)
     again = emissions(tagger)  # and the live weights once more after the block
     assert torch.allclose(again, live, atol=1e-6)
+
+
+def test_sentence_dropout_keeps_or_drops_each_feature_for_the_whole_sentence() -> None:
+    torch.manual_seed(0)
+    dropout = SentenceDropout(0.5)
+    x = torch.ones(4, 9, 16)
+    out = dropout(x)
+    assert set(out.unique().tolist()) == {0.0, 2.0}  # dropped, or kept and scaled by 1 / (1 - p)
+    assert torch.equal(out, out[:, :1].expand_as(out))  # the same mask at every token
+    assert not torch.equal(out[0], out[1])  # a mask per sentence
+    assert torch.equal(dropout.eval()(x), x)  # nothing at tagging time
+
+
+def test_variational_training_differs_from_per_token_dropout_and_tags_as_usual(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    corpus = read_conll(data_dir / "train.txt")
+    vectors = load_vectors(str(data_dir / "glove.txt"))
+    losses = []
+    for variational in (False, True):
+        out = tmp_path / f"{variational}.pt"
+        config = replace(SHORT, epochs=2, variational=variational)
+        history = train(TINY_MODEL, config, corpus, corpus, vectors, out, torch.device("cpu"))
+        losses.append([r.loss for r in history.epochs])
+    assert losses[0] != losses[1]  # the same seed, other masks
+    tagger = Tagger.load(out, "cpu")
+    assert isinstance(tagger.model.dropout, torch.nn.Dropout)  # a plain model once loaded
+    assert tagger.metadata["train_config"]["variational"] is True
