@@ -28,6 +28,7 @@ batch_size = 4
 optimizer = "adam"
 lr = 0.02
 unk_replace = 0.0
+scheme = "iobes"  # as the session's tiny models (tests/conftest.py), which serve as teachers here
 """
 
 

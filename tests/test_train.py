@@ -10,7 +10,16 @@ import torch
 from ner.conll import read_conll
 from ner.embeddings import load_vectors
 from ner.tagger import Tagger
-from ner.train import EpochRecord, Interrupted, SentenceDropout, build_vocabs, resume_path, train
+from ner.train import (
+    EpochRecord,
+    Interrupted,
+    SentenceDropout,
+    TrainConfig,
+    build_vocabs,
+    resume_path,
+    singleton_rows,
+    train,
+)
 from tests.conftest import TINY_MODEL, TINY_TRAIN
 
 SHORT = replace(TINY_TRAIN, epochs=4, unk_replace=0.5)
@@ -57,6 +66,20 @@ def test_vocabularies(data_dir: Path) -> None:
         "E-MISC",
     }
     assert singletons == []  # every word has a vector in the toy GloVe
+
+
+def test_singleton_rows_hide_unvectored_singletons_or_every_singleton(data_dir: Path) -> None:
+    corpus = read_conll(data_dir / "train.txt")
+    vectors = load_vectors(str(data_dir / "glove.txt"))
+    encoder, _ = build_vocabs(corpus, vectors, glove_limit=2, scheme="iobes")
+    encoded = [encoder.encode(["Alice", "alice", "Bob", "3.5"]), encoder.encode(["Bob", "zzqx"])]
+    words = encoder.words
+    assert not singleton_rows(encoder, [], encoded, "unvectored").any()
+    rows = singleton_rows(encoder, [], encoded, "all")
+    # "Alice" and "alice" are one row seen twice, as is Bob; "zzqx" is <unk>, never a singleton
+    assert rows.nonzero().flatten().tolist() == [words.get("3.5")]
+    with pytest.raises(ValueError, match="unk_singletons"):
+        TrainConfig(unk_singletons="some")  # type: ignore[arg-type]
 
 
 def test_seeded_runs_are_identical_and_write_metrics(data_dir: Path, tmp_path: Path) -> None:
