@@ -22,14 +22,12 @@ import numpy as np
 
 from ner.errors import InputError
 
-# 2: model_config may hold ``context`` (document windows); 3: ``memory``, and the word embedding in int8;
-# 4: ``recall`` (how the memory pools)
-FORMAT_VERSION = 4
-# 1 is 2 without context, 2 is 3 without memory (in half precision), 3 is 4 without recall
-READS = (1, 2, 3, 4)
-# Settings an older checkpoint has no key for, and what their absence meant: off, or the plain mean.
-# (Today's defaults are the bundled recipe's, which turns document memory on.)
-OLDER_FORMATS_LACK: dict[str, int | str] = {"context": 0, "memory": 0, "recall": "mean"}
+# 2: model_config may hold ``context`` (document windows); 3: ``memory``, and the word embedding in int8
+FORMAT_VERSION = 3
+READS = (1, 2, 3)  # format 1 is format 2 without context, 2 is 3 without memory (and in half precision)
+# Settings a checkpoint of format 1 or 2 has no key for, and what their absence meant: off. (Today's
+# defaults are the bundled recipe's, which turns document memory on.)
+OLDER_FORMATS_LACK = {"context": 0, "memory": 0}
 WORD_SCALE = "word_embed.weight_scale"  # (words,) float32: row i of an int8 word embedding times scale[i]
 SCHEMES = ("iob1", "iob2", "iobes")  # as ner.tags.Scheme (not imported: it would load more than needed)
 REQUIRED = ("format_version", "model_config", "vocab", "scheme", "metadata", "state_dict")

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-SALIENCE_BOUND = 3.0  # recall = "salience": weights lie in [exp(-3), exp(3)], within 403x of each other
-
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -32,10 +30,6 @@ class ModelConfig:
     # still reads each sentence alone). 0: off, as in checkpoints before it (see
     # ner.checkpoint.OLDER_FORMATS_LACK). On in the bundled recipe.
     memory: int = 512
-    # How the memory pools the other occurrences: "mean", all alike; "salience", weighted per feature by
-    # exp(SALIENCE_BOUND * tanh(W h + b)) of each occurrence's state h (a learned weighting, so that a
-    # mention in a telling context can count for more than a bare one; it starts as the mean).
-    recall: Literal["mean", "salience"] = "mean"
 
     def __post_init__(self) -> None:
         sizes = ("word_dim", "char_dim", "char_filters", "char_window", "hidden", "layers")
@@ -52,8 +46,6 @@ class ModelConfig:
             raise ValueError(f"context must be 0 (none) or a positive integer (got {self.context!r})")
         if not isinstance(self.memory, int) or self.memory < 0:
             raise ValueError(f"memory must be 0 (none) or a positive integer (got {self.memory!r})")
-        if self.recall not in ("mean", "salience"):
-            raise ValueError(f"recall must be 'mean' or 'salience' (got {self.recall!r})")
         if self.memory and self.context:
             raise ValueError(
                 f"memory ({self.memory}) and context ({self.context}) cannot both be on: "

@@ -118,30 +118,22 @@ def unpack_windows(
     return results
 
 
-def recall_flat(states: np.ndarray, keys: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+def recall_flat(states: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """The document memory over tokens laid end to end (``ner.model.recall`` for any batching): for
     each of (tokens, dim) ``states``, the mean state of the other tokens with the same key (its word in
-    its block), weighted per feature by ``weights`` (tokens, dim) if given; zeros for a key seen once."""
+    its block); zeros for a key seen once."""
     if not len(keys):
         return np.zeros_like(states)
     order = np.argsort(keys, kind="stable")
     ranked = keys[order]
     starts = np.flatnonzero(np.concatenate([[True], ranked[1:] != ranked[:-1]]))  # (words,)
+    sums = np.add.reduceat(states[order], starts, axis=0)  # (words, dim)
     counts = np.diff(np.append(starts, len(keys)))  # (words,)
     which = np.empty(len(keys), dtype=np.intp)  # (tokens,): each token's word
     which[order] = np.repeat(np.arange(len(starts)), counts)
-    if weights is None:
-        sums = np.add.reduceat(states[order], starts, axis=0)  # (words, dim)
-        others = np.maximum(counts[which] - 1, 1)[:, None].astype(states.dtype)
-        result: np.ndarray = (sums[which] - states) / others  # exactly zero where the word is alone
-        return result
-    weighted = weights * states  # (tokens, dim)
-    sums = np.add.reduceat(weighted[order], starts, axis=0)  # (words, dim)
-    totals = np.add.reduceat(weights[order], starts, axis=0)  # (words, dim)
-    alone = (counts[which] == 1)[:, None]  # (tokens, 1)
-    rest = np.where(alone, 1.0, totals[which] - weights)  # (tokens, dim): the other tokens' weights
-    pooled: np.ndarray = np.where(alone, 0.0, (sums[which] - weighted) / rest).astype(states.dtype)
-    return pooled
+    others = np.maximum(counts[which] - 1, 1)[:, None].astype(states.dtype)
+    result: np.ndarray = (sums[which] - states) / others  # exactly zero where the word is alone
+    return result
 
 
 def remembering(seq: int, lengths: np.ndarray, words: np.ndarray, casing: np.ndarray) -> np.ndarray:
@@ -278,12 +270,7 @@ class TaggerCore:
 
     def _recall(self, states: np.ndarray, keys: np.ndarray) -> np.ndarray:
         """The document memory of tokens laid end to end (:func:`recall_flat`)."""
-        return recall_flat(states, keys, self._salience(states))
-
-    def _salience(self, states: np.ndarray) -> np.ndarray | None:
-        """For a model with ``recall = "salience"``: the memory's weights (tokens, dim) of ``states``
-        (tokens, dim), as ``ner.model.salience_weights``; None for the plain mean."""
-        raise NotImplementedError
+        return recall_flat(states, keys)
 
     def _emit(self, states: np.ndarray) -> np.ndarray:
         """For a model with document memory: emission scores (batch, seq, num_tags) float32 of

@@ -11,7 +11,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torchcrf import CRF
 
 from ner.batch import Batch
-from ner.config import SALIENCE_BOUND, ModelConfig
+from ner.config import ModelConfig
 from ner.crf import CrfScores
 from ner.encode import REMEMBERED_CASINGS
 
@@ -166,46 +166,28 @@ class PartlyFrozenEmbedding(nn.Module):
             self.trainable.copy_(weight[self.rows])
 
 
-def recall(h: Tensor, batch: Batch, salience: nn.Linear | None = None) -> Tensor:
-    """The document memory (Luo et al. 2020, simplified): for each capitalised token
+def recall(h: Tensor, batch: Batch) -> Tensor:
+    """The document memory (Luo et al. 2020, simplified to a mean): for each capitalised token
     (:data:`ner.encode.REMEMBERED_CASINGS`) with a known word, the mean of ``h`` (batch, seq, dim) over
     the other such tokens of the same word (GloVe's lower-cased one) in the same document block
-    (``batch.groups``), weighted per feature by :func:`salience_weights` when ``salience`` is given;
-    zeros for every other token and for a word seen once. (batch, seq, dim)."""
+    (``batch.groups``); zeros for every other token and for a word seen once. (batch, seq, dim)."""
     groups = batch.groups if batch.groups is not None else torch.arange(len(h), device=h.device)
     casings = torch.tensor(REMEMBERED_CASINGS, device=h.device)
     live = batch.mask & torch.isin(batch.casing, casings) & (batch.words > 1)  # not padding or <unk>
     out = h.new_zeros(h.shape)
-    states = h[live]  # (tokens, dim)
-    weights = None if salience is None else salience_weights(states, salience)
-    out[live] = recall_means(states, (groups[:, None] * 2**32 + batch.words)[live], weights)
+    out[live] = recall_means(h[live], (groups[:, None] * 2**32 + batch.words)[live])
     return out
 
 
-def salience_weights(states: Tensor, salience: nn.Linear) -> Tensor:
-    """(tokens, dim) positive weights of ``states`` (tokens, dim) in the memory: exp(SALIENCE_BOUND *
-    tanh(W h + b)), bounded so that sums minus one term stay exact enough in float32."""
-    return torch.exp(SALIENCE_BOUND * torch.tanh(salience(states)))
-
-
-def recall_means(states: Tensor, keys: Tensor, weights: Tensor | None = None) -> Tensor:
+def recall_means(states: Tensor, keys: Tensor) -> Tensor:
     """For each of (tokens, dim) ``states``, the mean state of the other tokens with the same key
-    (tokens,) (its word in its block), weighted per feature by ``weights`` (tokens, dim) if given; zeros
-    for a key seen once. (tokens, dim)."""
+    (tokens,) (its word in its block); zeros for a key seen once. (tokens, dim)."""
     _, which = torch.unique(keys, return_inverse=True)  # (tokens,): each token's key
     sums = states.new_zeros(int(which.max()) + 1 if len(which) else 0, states.shape[1])
-    if weights is None:
-        sums = sums.index_add(0, which, states)  # (keys, dim)
-        others = torch.bincount(which, minlength=len(sums))[which] - 1  # (tokens,)
-        mean: Tensor = (sums[which] - states) / others.clamp(min=1).unsqueeze(1).to(states.dtype)
-        return mean
-    weighted = weights * states  # (tokens, dim)
-    totals = sums.index_add(0, which, weights)  # (keys, dim)
-    sums = sums.index_add(0, which, weighted)  # (keys, dim)
-    rest = totals[which] - weights  # (tokens, dim): the other tokens' weights; about 0 when alone
-    alone = (torch.bincount(which, minlength=len(sums))[which] == 1).unsqueeze(1)  # (tokens, 1)
-    pooled: Tensor = torch.where(alone, 0.0, (sums[which] - weighted) / torch.where(alone, 1.0, rest))
-    return pooled
+    sums = sums.index_add(0, which, states)  # (keys, dim)
+    others = torch.bincount(which, minlength=len(sums))[which] - 1  # (tokens,)
+    mean: Tensor = (sums[which] - states) / others.clamp(min=1).unsqueeze(1).to(states.dtype)
+    return mean
 
 
 class BiLstmCrf(nn.Module):
@@ -235,11 +217,6 @@ class BiLstmCrf(nn.Module):
         self.dropout: nn.Module = nn.Dropout(config.dropout)  # training may swap in another kind
         # with document memory, each token's state is followed by the one it recalls
         self.proj = nn.Linear((4 if config.memory else 2) * config.hidden, config.num_tags)
-        self.salience: nn.Linear | None = None
-        if config.memory and config.recall == "salience":  # starts at zero: the plain mean
-            self.salience = nn.Linear(2 * config.hidden, 2 * config.hidden)
-            nn.init.zeros_(self.salience.weight)
-            nn.init.zeros_(self.salience.bias)
         self.crf = CRF(config.num_tags, batch_first=True)
         everything = torch.ones(config.num_tags + 2, config.num_tags + 2, dtype=torch.bool)
         self.register_buffer("allowed", everything, persistent=False)
@@ -270,7 +247,7 @@ class BiLstmCrf(nn.Module):
         """(batch, seq, num_tags) emission scores."""
         h = self.states(batch)  # (batch, seq, 2 * hidden)
         if self.config.memory:
-            h = torch.cat([h, recall(h, batch, self.salience)], dim=2)  # (batch, seq, 4 * hidden)
+            h = torch.cat([h, recall(h, batch)], dim=2)  # (batch, seq, 4 * hidden)
         emissions: Tensor = self.proj(self.dropout(h))  # (batch, seq, num_tags)
         return emissions
 

@@ -17,8 +17,8 @@ import numpy as np
 
 from ner import crf
 from ner.checkpoint import load_arrays, word_vectors
-from ner.config import SALIENCE_BOUND, ModelConfig
-from ner.core import TaggerCore, remembering
+from ner.config import ModelConfig
+from ner.core import TaggerCore, recall_flat, remembering
 from ner.encode import Arrays, Encoder
 from ner.errors import InputError
 from ner.models import default_model_path
@@ -137,11 +137,6 @@ class NumpyTagger(TaggerCore):
         ]
         self.proj_t = np.ascontiguousarray(f32["proj.weight"].T)  # (2 * hidden, num_tags)
         self.proj_b = f32["proj.bias"]
-        self.salience = (  # (2 * hidden, 2 * hidden) transposed, (2 * hidden,); or None: the plain mean
-            (np.ascontiguousarray(f32["salience.weight"].T), f32["salience.bias"])
-            if config.memory and config.recall == "salience"
-            else None
-        )
         n = config.num_tags
         allowed = self.allowed
         self._scores = crf.CrfScores(
@@ -194,7 +189,7 @@ class NumpyTagger(TaggerCore):
         if self.config.memory:  # as ner.model.recall
             live = remembering(states.shape[1], arrays.lengths, arrays.words, arrays.casing)
             block = np.asarray(range(len(states)) if groups is None else groups, dtype=np.int64)[:, None]
-            recalled = self._recall(states[live], (block * 2**32 + arrays.words)[live])
+            recalled = recall_flat(states[live], (block * 2**32 + arrays.words)[live])
             emissions[live] += self._emit_recalled(recalled)
         return emissions, arrays.lengths
 
@@ -224,13 +219,6 @@ class NumpyTagger(TaggerCore):
 
     def _projection(self) -> tuple[np.ndarray, np.ndarray]:
         return self.proj_t, self.proj_b
-
-    def _salience(self, states: np.ndarray) -> np.ndarray | None:
-        if self.salience is None:
-            return None
-        weight_t, bias = self.salience
-        out: np.ndarray = np.exp(SALIENCE_BOUND * np.tanh(states @ weight_t + bias))
-        return out
 
     def _spelled(self, chars: np.ndarray) -> np.ndarray:
         """(words, chars) 0-padded character indices -> (words, filters) character-CNN features, by

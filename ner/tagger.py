@@ -17,7 +17,7 @@ from ner.config import ModelConfig
 from ner.core import MAX_LEN, Entity, Prediction, TaggerCore
 from ner.encode import Encoder
 from ner.errors import InputError
-from ner.model import BiLstmCrf, recall_means, salience_weights, values_key
+from ner.model import BiLstmCrf, recall_means, values_key
 from ner.models import default_model_path
 from ner.tags import Scheme
 from ner.vocab import Vocab, WordVocab
@@ -142,10 +142,7 @@ class Tagger(TaggerCore):
         return states, batch.lengths.numpy(), batch.words.numpy(), batch.casing.numpy()
 
     def _recall(self, states: np.ndarray, keys: np.ndarray) -> np.ndarray:
-        h = torch.from_numpy(states)
-        salience = self.model.salience
-        weights = None if salience is None else salience_weights(h.to(salience.weight.device), salience).cpu()
-        out: np.ndarray = recall_means(h, torch.from_numpy(keys), weights).numpy()
+        out: np.ndarray = recall_means(torch.from_numpy(states), torch.from_numpy(keys)).numpy()
         return out  # as in training, and about 3x numpy's sort and reduceat
 
     # The output layer runs in torch on the CPU, where the states are: about 3x numpy's matrix product

@@ -120,16 +120,5 @@ def memory_model_path(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture(scope="session")
-def salience_model_path(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small model whose document memory weighs the occurrences (recall = "salience")."""
-    out = tmp_path_factory.mktemp("salience") / "salience.pt"
-    corpus = read_conll(write_documents(out.parent / "documents.txt", DOCUMENTS))
-    vectors = load_vectors(str(data_dir / "glove.txt"))
-    model = {**TINY_MODEL, "memory": MEMORY, "recall": "salience"}
-    train(model, replace(TINY_TRAIN, epochs=3), corpus, corpus, vectors, out, torch.device("cpu"))
-    return out
-
-
-@pytest.fixture(scope="session")
 def memory_tagger(memory_model_path: Path) -> Tagger:
     return Tagger.load(memory_model_path, "cpu")

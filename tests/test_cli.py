@@ -95,7 +95,6 @@ def test_bad_train_table_exits_2_before_reading_data(data_dir: Path, tmp_path: P
         ("hidden = 0", "hidden must be a positive integer"),
         ("dropout = 1.5", "dropout must be in [0, 1)"),
         ('cell = "transformer"', "cell must be 'lstm' or 'gru'"),
-        ('recall = "max"', "recall must be 'mean' or 'salience'"),
     ],
 )
 def test_bad_model_table_exits_2_before_reading_data(

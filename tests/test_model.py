@@ -4,7 +4,7 @@ import torch
 from ner.batch import collate
 from ner.config import ModelConfig
 from ner.encode import Encoder
-from ner.model import BiLstmCrf, recall, recall_means
+from ner.model import BiLstmCrf, recall
 from ner.vocab import Vocab, WordVocab
 
 
@@ -218,38 +218,6 @@ def test_a_memory_model_reads_its_block_and_trains_every_parameter() -> None:
         apart = model.emissions(collate(encoded, groups=[0, 1]))
     assert not torch.allclose(together[1, 0], apart[1, 0])  # "Paris" recalls the other one
     assert torch.allclose(together[0, 1], apart[0, 1])  # "is" (lower case) recalls nothing
-
-
-def test_weighted_recall_weighs_each_feature_of_the_other_occurrences() -> None:
-    states = torch.randn(5, 3)
-    keys = torch.tensor([4, 9, 4, 4, 2])  # word 4 three times, 9 and 2 once
-    weights = torch.rand(5, 3) + 0.1
-    out = recall_means(states, keys, weights)
-    for i, others in ((0, [2, 3]), (2, [0, 3]), (3, [0, 2])):
-        w = weights[others]  # (2, 3)
-        assert torch.allclose(out[i], (w * states[others]).sum(0) / w.sum(0)), i
-    assert torch.equal(out[1], torch.zeros(3)) and torch.equal(out[4], torch.zeros(3))  # seen once
-    assert torch.allclose(recall_means(states, keys, torch.ones(5, 3)), recall_means(states, keys))
-
-
-def test_a_salience_model_starts_as_the_mean_and_trains_every_parameter() -> None:
-    sizes = {"num_words": 6, "num_chars": 14, "num_tags": 5, "word_dim": 6, "char_dim": 4, "char_filters": 5}
-    torch.manual_seed(0)
-    plain = BiLstmCrf(ModelConfig(**sizes, hidden=7, memory=32)).eval()
-    weighted = BiLstmCrf(ModelConfig(**sizes, hidden=7, memory=32, recall="salience"))
-    missing = weighted.load_state_dict(plain.state_dict(), strict=False).missing_keys
-    assert sorted(missing) == ["salience.bias", "salience.weight"]  # zero: every weight exp(0) = 1
-    enc = _encoder()
-    sentences = [["Paris", "is", "nice"], ["Paris", "Alice"], ["PARIS"]]
-    encoded = [enc.encode(s, ["S-LOC"] + ["O"] * (len(s) - 1)) for s in sentences]
-    batch = collate(encoded, groups=[0, 0, 0])
-    with torch.no_grad():
-        assert torch.allclose(weighted.eval().emissions(batch), plain.emissions(batch), atol=1e-6)
-    weighted.train()
-    assert batch.tags is not None
-    weighted.loss(batch, batch.tags).backward()
-    for name, p in weighted.named_parameters():
-        assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
 def test_distilled_loss_with_the_gold_tags_as_teacher_is_the_loss() -> None:

@@ -121,38 +121,3 @@ def test_a_memory_model_gives_the_same_in_numpy(memory_model_path: Path, memory_
     np.testing.assert_allclose(got, expected, atol=1e-4)
     ours, theirs = numpy_tagger.predict_documents(documents), memory_tagger.predict_documents(documents)
     assert [[p.tags for p in d] for d in ours] == [[p.tags for p in d] for d in theirs]
-
-
-def test_the_weighted_memory_is_the_same_in_numpy_and_in_torch(tmp_path: Path) -> None:
-    from ner.core import recall_flat
-    from ner.model import recall_means
-
-    rng = np.random.default_rng(0)
-    states = rng.standard_normal((40, 6)).astype(np.float32)
-    keys = rng.integers(0, 8, 40).astype(np.int64)  # some words many times, maybe one once
-    weights = np.exp(3 * np.tanh(rng.standard_normal((40, 6)))).astype(np.float32)
-    expected = recall_means(torch.from_numpy(states), torch.from_numpy(keys), torch.from_numpy(weights))
-    np.testing.assert_allclose(recall_flat(states, keys, weights), expected.numpy(), atol=1e-5)
-
-
-def test_a_salience_model_gives_the_same_in_numpy(salience_model_path: Path) -> None:
-    from tests.conftest import DOCUMENTS
-
-    documents = [[[w for w, _ in s] for s in d] for d in DOCUMENTS]
-    torch_tagger = Tagger.load(salience_model_path, "cpu")
-    numpy_tagger = NumpyTagger.load(salience_model_path)
-    salience = torch_tagger.model.salience
-    assert salience is not None and numpy_tagger.salience is not None
-    with torch.no_grad():  # weights far from the mean, so that a difference would show
-        salience.weight.copy_(torch.randn(salience.weight.shape, generator=torch.Generator().manual_seed(0)))
-    numpy_tagger.salience = (salience.weight.detach().numpy().T.copy(), salience.bias.detach().numpy())
-    flat = [s for d in documents for s in d]
-    groups = [0] * len(documents[0]) + [1] * len(documents[1])
-    with torch.inference_mode():
-        expected, _ = torch_tagger._emissions(flat, groups)
-    got, _ = numpy_tagger._emissions(flat, groups)
-    np.testing.assert_allclose(got, expected, atol=1e-4)
-    ours, theirs = numpy_tagger.predict_documents(documents), torch_tagger.predict_documents(documents)
-    assert [[p.tags for p in d] for d in ours] == [[p.tags for p in d] for d in theirs]
-    ours_scores = [e.score for d in ours for p in d for e in p.entities]
-    assert ours_scores == pytest.approx([e.score for d in theirs for p in d for e in p.entities], abs=1e-4)

@@ -92,7 +92,7 @@ def test_save_load_gives_identical_predictions(tagger: Tagger, tmp_path: Path) -
 
 def test_checkpoint_is_plain_data(model_path: Path) -> None:
     obj = load_checkpoint(model_path)
-    assert obj["format_version"] == 4
+    assert obj["format_version"] == 3
     assert obj["model_config"]["context"] == 0 and obj["model_config"]["memory"] == 0
     assert obj["scheme"] == {"model": "iobes", "data": "iob2"}
     assert obj["state_dict"]["word_embed.weight"].dtype == torch.int8
@@ -207,22 +207,6 @@ def test_a_format_2_checkpoint_loads_without_memory(model_path: Path, tmp_path: 
     tagger = Tagger.load(old, "cpu")
     assert tagger.memory == 0 and tagger.model.config.memory == 0
     _same_predictions(tagger, Tagger.load(model_path, "cpu"))
-
-
-def test_a_format_3_checkpoint_loads_with_the_plain_mean(memory_model_path: Path, tmp_path: Path) -> None:
-    """Format 3 is format 4 without ``recall``: its memory was always the plain mean."""
-    from ner.checkpoint import save_atomic
-    from tests.conftest import DOCUMENTS
-
-    obj = load_checkpoint(memory_model_path)
-    assert obj["model_config"].pop("recall") == "mean"
-    obj["format_version"] = 3
-    old = tmp_path / "format3.pt"
-    save_atomic(obj, old)
-    tagger, new = Tagger.load(old, "cpu"), Tagger.load(memory_model_path, "cpu")
-    assert tagger.model.config.recall == "mean" and tagger.model.salience is None
-    documents = [[[w for w, _ in s] for s in d] for d in DOCUMENTS]
-    assert tagger.predict_documents(documents) == new.predict_documents(documents)
 
 
 def test_without_context_documents_are_read_as_their_sentences(tagger: Tagger) -> None:
