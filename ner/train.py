@@ -52,10 +52,6 @@ class TrainConfig:
     # Which singletons of the training data may be hidden: those without a pretrained vector, or all
     # of them (Lample et al. 2016), so that <unk> is learnt and rare names lean on their spelling.
     unk_singletons: Literal["unvectored", "all"] = "unvectored"
-    # Fine-tune the pretrained vectors of the training words (true), or keep every pretrained vector
-    # as it came, so that a word seen only at tagging time sits among vectors of the same space, and
-    # train only the rows that have none (false).
-    tune_vectors: bool = True
     # With document memory: chance, per block and epoch, that a block is read as lone sentences (each
     # recalls only itself), as a sentence is tagged when no document comes with it.
     memory_dropout: float = 0.25
@@ -338,8 +334,6 @@ def train(
         tokens = [t for t, _ in examples]
         soft = teacher_marginals(list(cfg.teachers), tokens, blocks, encoder.tags.items, cfg.scheme, device)
     seen = {encoder.words.unk, *(w for e in encoded for w in e.words)}
-    if not cfg.tune_vectors:
-        seen = {w for w in seen if encoder.words.items[w] not in vectors.index}
     model.freeze_words_except(torch.tensor(sorted(seen)))  # no other row ever gets a gradient
     if cfg.variational:
         model.dropout = SentenceDropout(config.dropout)

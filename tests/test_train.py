@@ -373,39 +373,3 @@ def test_variational_training_differs_from_per_token_dropout_and_tags_as_usual(
     tagger = Tagger.load(out, "cpu")
     assert isinstance(tagger.model.dropout, torch.nn.Dropout)  # a plain model once loaded
     assert tagger.metadata["train_config"]["variational"] is True
-
-
-def test_without_tune_vectors_only_the_rows_without_a_pretrained_vector_train(
-    data_dir: Path, tmp_path: Path
-) -> None:
-    from ner.embeddings import Vectors
-
-    corpus = read_conll(data_dir / "train.txt")
-    glove = load_vectors(str(data_dir / "glove.txt"))
-    kept = [i for i, w in enumerate(glove.words) if w != "alice"]  # "alice" gets no vector
-    vectors = Vectors([glove.words[i] for i in kept], glove.matrix[kept])
-    moved = {}
-    for tune in (True, False):
-        out = tmp_path / f"{tune}.pt"
-        train(
-            TINY_MODEL,
-            replace(SHORT, epochs=2, tune_vectors=tune),
-            corpus,
-            corpus,
-            vectors,
-            out,
-            torch.device("cpu"),
-        )
-        tagger = Tagger.load(out, "cpu")
-        table = tagger.model.word_embed.weight.detach()  # the checkpoint's rows, back from int8
-        words = tagger.encoder.words
-        rows = {w: table[words.index[w]] for w in ("bob", "paris", "alice")}
-        step = {w: float(r.abs().max()) / 127 for w, r in rows.items()}  # int8 rounding, per row
-        moved[tune] = {
-            w: float((rows[w] - torch.from_numpy(vectors.matrix[vectors.index[w]])).abs().max()) > step[w]
-            for w in ("bob", "paris")
-        }
-        assert tagger.metadata["train_config"]["tune_vectors"] is tune
-        assert float(rows["alice"].abs().max()) > 0  # a row of its own, trained either way
-    assert moved[True] == {"bob": True, "paris": True}  # fine-tuned
-    assert moved[False] == {"bob": False, "paris": False}  # as GloVe has them
