@@ -52,6 +52,8 @@ class TrainConfig:
     # Which singletons of the training data may be hidden: those without a pretrained vector, or all
     # of them (Lample et al. 2016), so that <unk> is learnt and rare names lean on their spelling.
     unk_singletons: Literal["unvectored", "all"] = "unvectored"
+    # The word embedding's learning rate as a multiple of ``lr`` (1: the same, one parameter group).
+    embed_lr_scale: float = 1.0
     # With document memory: chance, per block and epoch, that a block is read as lone sentences (each
     # recalls only itself), as a sentence is tagged when no document comes with it.
     memory_dropout: float = 0.25
@@ -84,6 +86,9 @@ class TrainConfig:
             raise ValueError(f"distil must be in (0, 1] with teachers, 0 without (got {self.distil!r})")
         if self.unk_singletons not in ("unvectored", "all"):
             raise ValueError(f"unk_singletons must be 'unvectored' or 'all' (got {self.unk_singletons!r})")
+        value = self.embed_lr_scale
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"embed_lr_scale must be a number >= 0 (got {value!r})")
         value = self.weight_average
         if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < 1:
             raise ValueError(f"weight_average must be a decay in [0, 1), 0 for off (got {value!r})")
@@ -338,7 +343,17 @@ def train(
     if cfg.variational:
         model.dropout = SentenceDropout(config.dropout)
     model.to(device)
-    optimizer = make_optimizer(model.parameters(), cfg)
+    if cfg.embed_lr_scale == 1.0:
+        optimizer = make_optimizer(model.parameters(), cfg)
+    else:
+        named = list(model.named_parameters())
+        optimizer = make_optimizer(
+            [
+                {"params": [p for n, p in named if not n.startswith("word_embed.")], "scale": 1.0},
+                {"params": [p for n, p in named if n.startswith("word_embed.")], "scale": cfg.embed_lr_scale},
+            ],
+            cfg,
+        )
     average = WeightAverage(model.parameters(), cfg.weight_average) if cfg.weight_average else None
     history = History()
     if state is not None:
@@ -380,7 +395,7 @@ def train(
                 break
             lr = cfg.lr / (1 + cfg.lr_decay * (epoch - 1))
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("scale", 1.0)
             torch.manual_seed(cfg.seed * 1000 + epoch)  # each epoch reproducible, resumed or not
             rng = np.random.default_rng([cfg.seed, epoch])
             if blocks is None:

@@ -373,3 +373,25 @@ def test_variational_training_differs_from_per_token_dropout_and_tags_as_usual(
     tagger = Tagger.load(out, "cpu")
     assert isinstance(tagger.model.dropout, torch.nn.Dropout)  # a plain model once loaded
     assert tagger.metadata["train_config"]["variational"] is True
+
+
+def test_embed_lr_scale_gives_the_word_embedding_a_learning_rate_of_its_own(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    corpus = read_conll(data_dir / "train.txt")
+    vectors = load_vectors(str(data_dir / "glove.txt"))
+    glove = torch.from_numpy(vectors.matrix)
+    moved, losses = {}, {}
+    for scale in (1.0, 0.0):  # 0: the embedding keeps its pretrained rows, the rest trains
+        out = tmp_path / f"{scale}.pt"
+        config = replace(SHORT, epochs=2, embed_lr_scale=scale)
+        history = train(TINY_MODEL, config, corpus, corpus, vectors, out, torch.device("cpu"))
+        losses[scale] = [r.loss for r in history.epochs]
+        tagger = Tagger.load(out, "cpu")
+        row = tagger.model.word_embed.weight.detach()[tagger.encoder.words.index["paris"]]
+        step = float(row.abs().max()) / 127  # int8 rounding in the checkpoint
+        moved[scale] = float((row - glove[vectors.index["paris"]]).abs().max()) > step
+    assert moved == {1.0: True, 0.0: False}
+    assert losses[1.0] != losses[0.0]
+    with pytest.raises(ValueError, match="embed_lr_scale must be a number >= 0"):
+        TrainConfig(embed_lr_scale=-1.0)
