@@ -395,3 +395,24 @@ def test_embed_lr_scale_gives_the_word_embedding_a_learning_rate_of_its_own(
     assert losses[1.0] != losses[0.0]
     with pytest.raises(ValueError, match="embed_lr_scale must be a number >= 0"):
         TrainConfig(embed_lr_scale=-1.0)
+
+
+def test_a_run_with_its_own_embedding_rate_resumes_as_if_never_stopped(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    corpus = read_conll(data_dir / "train.txt")
+    vectors = load_vectors(str(data_dir / "glove.txt"))
+    config = replace(SHORT, embed_lr_scale=0.5)
+    cpu = torch.device("cpu")
+
+    def run(out: Path, progress: object = None, resume: bool = False) -> list[float]:
+        history = train(TINY_MODEL, config, corpus, corpus, vectors, out, cpu, progress, resume)  # type: ignore[arg-type]
+        return [r.loss for r in history.epochs]
+
+    expected = run(tmp_path / "full.pt")
+    out = tmp_path / "m.pt"
+    with pytest.raises(Interrupted):
+        run(out, _InterruptAt(3))
+    groups = torch.load(resume_path(out), weights_only=True)["optimizer"]["param_groups"]
+    assert [g["scale"] for g in groups] == [1.0, 0.5]
+    assert run(out, resume=True) == expected
