@@ -33,11 +33,15 @@ from ner.tagger import Tagger
 from ner.tags import Span, spans_from_tags, tags_from_spans
 
 
+def overlaps(a: Span, b: Span) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
 def kind(span: Span, other: list[Span]) -> str:
     """How ``span`` (of one side) fails to match ``other`` (the other side's entities)."""
     if any((s.start, s.end) == (span.start, span.end) for s in other):
         return "type"
-    if any(s.start < span.end and span.start < s.end for s in other):
+    if any(overlaps(s, span) for s in other):
         return "boundary"
     return "absent"
 
@@ -94,11 +98,10 @@ def main() -> None:
                 k = kind(span, extra)
                 kinds[{"absent": "missed", "boundary": "boundary (gold)"}.get(k, k)] += 1
                 if k == "boundary":
-                    over = [s for s in extra if s.start < span.end and span.start < s.end]
-                    boundary.append((sentence, span, over))
-                for s in extra:
-                    if k == "type" and (s.start, s.end) == (span.start, span.end):
-                        confusions[f"{span.label} -> {s.label}"] += 1
+                    boundary.append((sentence, span, [s for s in extra if overlaps(s, span)]))
+                elif k == "type":
+                    label = next(s.label for s in extra if (s.start, s.end) == (span.start, span.end))
+                    confusions[f"{span.label} -> {label}"] += 1
             for span in extra:
                 k = kind(span, missed)
                 if k != "type":

@@ -79,7 +79,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("unk_replace", "memory_dropout"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value <= 1:
+            if not _is_number(value) or not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a probability in [0, 1] (got {value!r})")
         object.__setattr__(self, "teachers", tuple(self.teachers))  # TOML and JSON give lists
         if not 0 <= self.distil <= 1 or (self.distil > 0) != bool(self.teachers):
@@ -87,11 +87,16 @@ class TrainConfig:
         if self.unk_singletons not in ("unvectored", "all"):
             raise ValueError(f"unk_singletons must be 'unvectored' or 'all' (got {self.unk_singletons!r})")
         value = self.embed_lr_scale
-        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+        if not _is_number(value) or value < 0:
             raise ValueError(f"embed_lr_scale must be a number >= 0 (got {value!r})")
         value = self.weight_average
-        if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < 1:
+        if not _is_number(value) or not 0 <= value < 1:
             raise ValueError(f"weight_average must be a decay in [0, 1), 0 for off (got {value!r})")
+
+
+def _is_number(value: Any) -> bool:
+    """An int or float from a config table (TOML's true and false are not numbers here)."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass
@@ -216,6 +221,18 @@ def singleton_rows(
     rows[counts == 1] = True
     rows[encoder.words.unk] = False
     return rows
+
+
+def parameter_groups(model: torch.nn.Module, embed_lr_scale: float) -> Any:
+    """What the optimizer trains: all of ``model``'s parameters as one group at ``lr``, or, with
+    ``embed_lr_scale`` other than 1, the word embedding in a group of its own whose "scale" multiplies
+    the learning rate the schedule sets."""
+    if embed_lr_scale == 1.0:
+        return model.parameters()
+    named = list(model.named_parameters())
+    embedding = [p for n, p in named if n.startswith("word_embed.")]
+    rest = [p for n, p in named if not n.startswith("word_embed.")]
+    return [{"params": rest, "scale": 1.0}, {"params": embedding, "scale": embed_lr_scale}]
 
 
 def make_optimizer(params: Any, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -343,17 +360,7 @@ def train(
     if cfg.variational:
         model.dropout = SentenceDropout(config.dropout)
     model.to(device)
-    if cfg.embed_lr_scale == 1.0:
-        optimizer = make_optimizer(model.parameters(), cfg)
-    else:
-        named = list(model.named_parameters())
-        optimizer = make_optimizer(
-            [
-                {"params": [p for n, p in named if not n.startswith("word_embed.")], "scale": 1.0},
-                {"params": [p for n, p in named if n.startswith("word_embed.")], "scale": cfg.embed_lr_scale},
-            ],
-            cfg,
-        )
+    optimizer = make_optimizer(parameter_groups(model, cfg.embed_lr_scale), cfg)
     average = WeightAverage(model.parameters(), cfg.weight_average) if cfg.weight_average else None
     history = History()
     if state is not None:

@@ -25,12 +25,14 @@ from tests.conftest import TINY_MODEL, TINY_TRAIN
 SHORT = replace(TINY_TRAIN, epochs=4, unk_replace=0.5)
 
 
-def _run(data_dir: Path, out: Path, progress: object = None, resume: bool = False) -> list[float]:
+def _run(
+    data_dir: Path, out: Path, progress: object = None, resume: bool = False, config: TrainConfig = SHORT
+) -> list[float]:
     corpus = read_conll(data_dir / "train.txt")
     vectors = load_vectors(str(data_dir / "glove.txt"))
     history = train(
         TINY_MODEL,
-        SHORT,
+        config,
         corpus,
         corpus,
         vectors,
@@ -400,19 +402,11 @@ def test_embed_lr_scale_gives_the_word_embedding_a_learning_rate_of_its_own(
 def test_a_run_with_its_own_embedding_rate_resumes_as_if_never_stopped(
     data_dir: Path, tmp_path: Path
 ) -> None:
-    corpus = read_conll(data_dir / "train.txt")
-    vectors = load_vectors(str(data_dir / "glove.txt"))
     config = replace(SHORT, embed_lr_scale=0.5)
-    cpu = torch.device("cpu")
-
-    def run(out: Path, progress: object = None, resume: bool = False) -> list[float]:
-        history = train(TINY_MODEL, config, corpus, corpus, vectors, out, cpu, progress, resume)  # type: ignore[arg-type]
-        return [r.loss for r in history.epochs]
-
-    expected = run(tmp_path / "full.pt")
+    expected = _run(data_dir, tmp_path / "full.pt", config=config)
     out = tmp_path / "m.pt"
     with pytest.raises(Interrupted):
-        run(out, _InterruptAt(3))
+        _run(data_dir, out, _InterruptAt(3), config=config)
     groups = torch.load(resume_path(out), weights_only=True)["optimizer"]["param_groups"]
     assert [g["scale"] for g in groups] == [1.0, 0.5]
-    assert run(out, resume=True) == expected
+    assert _run(data_dir, out, resume=True, config=config) == expected
