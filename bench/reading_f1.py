@@ -6,6 +6,9 @@
 context or memory sees each sentence's document); "each alone" is how a lone sentence or a ``tokens``
 request without ``"document": true`` is read. A model without context or memory scores the same both
 ways. No timing: this only prints F1 overall and per type.
+
+``--recase lower`` (or ``upper``) changes every token's case before tagging, tags kept: how the model
+does on text written without capitals (or all in capitals).
 """
 
 from __future__ import annotations
@@ -34,11 +37,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True, help="CoNLL file with gold tags")
     add_model_option(parser)
+    parser.add_argument("--recase", choices=["lower", "upper"], help="tag the tokens in this case")
     args = parser.parse_args()
     corpus = read_conll(args.data)
+    if args.recase:
+        recase = str.lower if args.recase == "lower" else str.upper
+        for sentence in corpus.sentences:
+            sentence.tokens[:] = [recase(t) for t in sentence.tokens]
     gold = [s.tags for s in corpus.sentences]
     documents = [[s.tokens for s in d] for d in corpus.documents()]
-    print(f"{args.data}: {len(documents)} documents, {len(gold)} sentences")
+    recased = f", every token in {args.recase} case" if args.recase else ""
+    print(f"{args.data}: {len(documents)} documents, {len(gold)} sentences{recased}")
     for path in args.model or [BUNDLED]:
         tagger = Tagger.load(path, device="cpu")
         by_documents = [tags for d in tagger.tag_documents(documents) for tags in d]

@@ -57,6 +57,10 @@ class TrainConfig:
     # With document memory: chance, per block and epoch, that a block is read as lone sentences (each
     # recalls only itself), as a sentence is tagged when no document comes with it.
     memory_dropout: float = 0.25
+    # Chance, per sentence and epoch, that a training sentence is read all in lower case (tags kept),
+    # so that names in text written without capitals (social media, chat, speech transcripts) are
+    # still found from their words and context (case augmentation, Mayhew et al. 2019). 0: off.
+    lowercase: float = 0.0
     # Keep an exponential moving average of the weights, ``decay`` per step (0: off), and evaluate and
     # save it rather than the last step's weights (Polyak averaging).
     weight_average: float = 0.999
@@ -77,7 +81,7 @@ class TrainConfig:
     seed: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("unk_replace", "memory_dropout"):
+        for name in ("unk_replace", "memory_dropout", "lowercase"):
             value = getattr(self, name)
             if not _is_number(value) or not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a probability in [0, 1] (got {value!r})")
@@ -349,6 +353,11 @@ def train(
     examples = training_examples(train_data, cfg.scheme, config.context)
     blocks = memory_blocks(train_data, config.memory)  # sentence indices of each block, or None
     encoded = [encoder.encode(tokens, tags) for tokens, tags in examples]
+    lowered = (
+        [encoder.encode([t.lower() for t in tokens], tags) for tokens, tags in examples]
+        if cfg.lowercase
+        else []
+    )
     soft = None  # each example's teacher distributions (tokens, num_tags), when distilling
     if cfg.teachers:
         from ner.distil import teacher_marginals
@@ -413,6 +422,10 @@ def train(
             if blocks is not None and block_of is not None and cfg.memory_dropout:
                 alone = rng.random(len(blocks)) < cfg.memory_dropout  # blocks read as lone sentences
                 group_of = {i: -1 - i if alone[b] else b for i, b in block_of.items()}  # -1 - i: unique
+            # drawn after the memory's draw, so that a run without it draws as before
+            lower = (
+                rng.random(len(encoded)) < cfg.lowercase if cfg.lowercase else np.zeros(len(encoded), bool)
+            )
             if progress:
                 progress.start_epoch(epoch, len(order))
             model.train()
@@ -420,7 +433,7 @@ def train(
             total = 0.0
             for indices in order:
                 groups = None if group_of is None else [group_of[i] for i in indices]
-                batch = collate([encoded[i] for i in indices], groups).to(device)
+                batch = collate([lowered[i] if lower[i] else encoded[i] for i in indices], groups).to(device)
                 assert batch.tags is not None
                 if cfg.unk_replace:
                     hide = is_single[batch.words] & (

@@ -215,10 +215,46 @@ def test_memory_dropout_reads_whole_blocks_as_lone_sentences(
         assert 0 < sum(alone) < len(groups)
 
 
+@pytest.mark.parametrize("share", [0.0, 0.5, 1.0])
+def test_lowercase_reads_that_share_of_sentences_in_lower_case(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, share: float
+) -> None:
+    """lowercase is the chance that a training sentence is read lower-cased in an epoch: its words
+    and tags stay, its casing classes become those of lower-cased tokens."""
+    import ner.train
+    from ner.encode import casing
+
+    corpus = read_conll(data_dir / "train.txt")
+    capitals = {casing("Word"), casing("WORD")}
+    capitalised = [s for s in corpus.sentences if any(casing(t) in capitals for t in s.tokens)]
+    read: list[tuple[list[int], list[int]]] = []  # (words, casing) of each sentence trained on
+    collate = ner.train.collate
+
+    def recording(sentences, groups_of=None):  # type: ignore[no-untyped-def]
+        read.extend((e.words, e.casing) for e in sentences)
+        return collate(sentences, groups_of)
+
+    monkeypatch.setattr(ner.train, "collate", recording)
+    config = replace(TINY_TRAIN, epochs=2, lowercase=share)
+    vectors = load_vectors(str(data_dir / "glove.txt"))
+    train(TINY_MODEL, config, corpus, corpus, vectors, tmp_path / "m.pt", torch.device("cpu"))
+    assert len(read) == 2 * len(corpus.sentences) and capitalised  # capitals to lose
+    with_capitals = sum(any(c in capitals for c in cased) for _, cased in read)
+    if share == 0.0:
+        assert with_capitals == 2 * len(capitalised)
+    elif share == 1.0:
+        assert with_capitals == 0
+    else:
+        assert 0 < with_capitals < 2 * len(capitalised)
+    encoder = ner.train.build_vocabs(corpus, vectors, TINY_TRAIN.glove_limit, TINY_TRAIN.scheme)[0]
+    words = sorted(encoder.encode(s.tokens).words for s in corpus.sentences)
+    assert sorted(w for w, _ in read) == sorted(words * 2)  # the same words either way
+
+
 def test_train_config_refuses_a_probability_outside_zero_to_one() -> None:
     from ner.train import TrainConfig
 
-    for name in ("unk_replace", "memory_dropout"):
+    for name in ("unk_replace", "memory_dropout", "lowercase"):
         with pytest.raises(ValueError, match=f"{name} must be a probability"):
             TrainConfig(**{name: 1.5})
 
