@@ -57,9 +57,10 @@ class TrainConfig:
     # With document memory: chance, per block and epoch, that a block is read as lone sentences (each
     # recalls only itself), as a sentence is tagged when no document comes with it.
     memory_dropout: float = 0.25
-    # Chance, per sentence and epoch, that a training sentence is read all in lower case (tags kept),
-    # so that names in text written without capitals (social media, chat, speech transcripts) are
-    # still found from their words and context (case augmentation, Mayhew et al. 2019). 0: off.
+    # Chance, per block (with memory; else per sentence) and epoch, that training text is read all in
+    # lower case (tags kept), so that names in text written without capitals (social media, chat,
+    # speech transcripts) are still found from their words and context (case augmentation, Mayhew
+    # et al. 2019). 0: off.
     lowercase: float = 0.0
     # Keep an exponential moving average of the weights, ``decay`` per step (0: off), and evaluate and
     # save it rather than the last step's weights (Polyak averaging).
@@ -423,9 +424,12 @@ def train(
                 alone = rng.random(len(blocks)) < cfg.memory_dropout  # blocks read as lone sentences
                 group_of = {i: -1 - i if alone[b] else b for i, b in block_of.items()}  # -1 - i: unique
             # drawn after the memory's draw, so that a run without it draws as before
-            lower = (
-                rng.random(len(encoded)) < cfg.lowercase if cfg.lowercase else np.zeros(len(encoded), bool)
-            )
+            lower = np.zeros(len(encoded), bool)  # the sentences read lower-cased this epoch
+            if cfg.lowercase and blocks is not None and block_of is not None:  # a text has capitals or not
+                lowered_blocks = rng.random(len(blocks)) < cfg.lowercase
+                lower = np.array([lowered_blocks[block_of[i]] for i in range(len(encoded))])
+            elif cfg.lowercase:
+                lower = rng.random(len(encoded)) < cfg.lowercase
             if progress:
                 progress.start_epoch(epoch, len(order))
             model.train()

@@ -251,6 +251,45 @@ def test_lowercase_reads_that_share_of_sentences_in_lower_case(
     assert sorted(w for w, _ in read) == sorted(words * 2)  # the same words either way
 
 
+def test_lowercase_with_memory_lowers_whole_blocks(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With document memory, a block is read lower-cased or not as a whole (a text has capitals or
+    it has none), so the memory of the other blocks learns from text as it comes."""
+    import ner.train
+    from ner.encode import casing
+    from tests.conftest import DOCUMENTS, MEMORY, write_documents
+
+    corpus = read_conll(write_documents(tmp_path / "documents.txt", DOCUMENTS * 4))
+    capitals = {casing("Word"), casing("WORD")}
+    has_capitals = {tuple(s.tokens): any(casing(t) in capitals for t in s.tokens) for s in corpus.sentences}
+    assert all(has_capitals.values())  # every sentence of the fixture has a name
+    per_block: list[set[bool]] = []  # for each block read: whether its sentences kept their capitals
+    collate = ner.train.collate
+
+    def recording(sentences, groups_of=None):  # type: ignore[no-untyped-def]
+        kept: dict[int, set[bool]] = {}
+        for e, group in zip(sentences, groups_of, strict=True):
+            kept.setdefault(group, set()).add(any(c in capitals for c in e.casing))
+        per_block.extend(kept.values())
+        return collate(sentences, groups_of)
+
+    monkeypatch.setattr(ner.train, "collate", recording)
+    config = replace(TINY_TRAIN, epochs=3, memory_dropout=0.0, lowercase=0.5)
+    vectors = load_vectors(str(data_dir / "glove.txt"))
+    train(
+        {**TINY_MODEL, "memory": MEMORY},
+        config,
+        corpus,
+        corpus,
+        vectors,
+        tmp_path / "m.pt",
+        torch.device("cpu"),
+    )
+    assert all(len(kept) == 1 for kept in per_block)  # never half a block
+    assert {True, False} == {kept for block in per_block for kept in block}  # some blocks of each
+
+
 def test_train_config_refuses_a_probability_outside_zero_to_one() -> None:
     from ner.train import TrainConfig
 
