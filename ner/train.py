@@ -62,6 +62,10 @@ class TrainConfig:
     # speech transcripts) are still found from their words and context (case augmentation, Mayhew
     # et al. 2019). 0: off.
     lowercase: float = 0.0
+    # How lower-cased blocks enter an epoch: in place of the text as written ("replace"), only among
+    # the blocks read as lone sentences ("alone", so that as many blocks train the memory as without),
+    # or as lower-cased copies beside the whole text as written ("add", an epoch grows by that share).
+    lowercase_how: Literal["replace", "alone", "add"] = "replace"
     # Keep an exponential moving average of the weights, ``decay`` per step (0: off), and evaluate and
     # save it rather than the last step's weights (Polyak averaging).
     weight_average: float = 0.999
@@ -89,6 +93,12 @@ class TrainConfig:
         object.__setattr__(self, "teachers", tuple(self.teachers))  # TOML and JSON give lists
         if not 0 <= self.distil <= 1 or (self.distil > 0) != bool(self.teachers):
             raise ValueError(f"distil must be in (0, 1] with teachers, 0 without (got {self.distil!r})")
+        if self.lowercase_how not in ("replace", "alone", "add"):
+            raise ValueError(
+                f"lowercase_how must be 'replace', 'alone' or 'add' (got {self.lowercase_how!r})"
+            )
+        if self.lowercase_how == "alone" and not self.memory_dropout:
+            raise ValueError("lowercase_how = 'alone' lowers blocks read alone: it needs memory_dropout > 0")
         if self.unk_singletons not in ("unvectored", "all"):
             raise ValueError(f"unk_singletons must be 'unvectored' or 'all' (got {self.unk_singletons!r})")
         value = self.embed_lr_scale
@@ -427,7 +437,17 @@ def train(
             lower = np.zeros(len(encoded), bool)  # the sentences read lower-cased this epoch
             if cfg.lowercase and blocks is not None and block_of is not None:  # a text has capitals or not
                 lowered_blocks = rng.random(len(blocks)) < cfg.lowercase
-                lower = np.array([lowered_blocks[block_of[i]] for i in range(len(encoded))])
+                if cfg.lowercase_how == "alone" and cfg.memory_dropout:
+                    lowered_blocks &= alone
+                if cfg.lowercase_how == "add":  # copies, numbered from len(encoded) on
+                    n = len(encoded)
+                    copies = [[n + i for i in blocks[b]] for b in np.flatnonzero(lowered_blocks)]
+                    order = order + list(block_batches(copies, cfg.batch_size, rng))
+                    order = [order[k] for k in rng.permutation(len(order))]
+                    if group_of is not None:
+                        group_of = {**group_of, **{i: -1 - i for c in copies for i in c}}  # alone
+                else:
+                    lower = np.array([lowered_blocks[block_of[i]] for i in range(len(encoded))])
             elif cfg.lowercase:
                 lower = rng.random(len(encoded)) < cfg.lowercase
             if progress:
@@ -437,7 +457,13 @@ def train(
             total = 0.0
             for indices in order:
                 groups = None if group_of is None else [group_of[i] for i in indices]
-                batch = collate([lowered[i] if lower[i] else encoded[i] for i in indices], groups).to(device)
+                batch = collate(
+                    [
+                        lowered[i % len(encoded)] if i >= len(encoded) or lower[i] else encoded[i]
+                        for i in indices
+                    ],
+                    groups,
+                ).to(device)
                 assert batch.tags is not None
                 if cfg.unk_replace:
                     hide = is_single[batch.words] & (
@@ -449,6 +475,7 @@ def train(
                 else:
                     targets = batch.mask.new_zeros((*batch.mask.shape, config.num_tags), dtype=torch.float32)
                     for row, i in enumerate(indices):  # (batch, seq, num_tags), zero past each end
+                        i %= len(encoded)  # a lower-cased copy has the tags of its text
                         targets[row, : len(soft[i])] = torch.from_numpy(soft[i])
                     loss = model.distilled_loss(batch, batch.tags, targets, cfg.distil)
                 optimizer.zero_grad(set_to_none=True)

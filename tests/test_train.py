@@ -251,31 +251,31 @@ def test_lowercase_reads_that_share_of_sentences_in_lower_case(
     assert sorted(w for w, _ in read) == sorted(words * 2)  # the same words either way
 
 
-def test_lowercase_with_memory_lowers_whole_blocks(
-    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With document memory, a block is read lower-cased or not as a whole (a text has capitals or
-    it has none), so the memory of the other blocks learns from text as it comes."""
+def _blocks_read(
+    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch, **changes: object
+) -> tuple[int, list[tuple[int, int, bool, bool]]]:
+    """Trains the tiny memory model on the two-document fixture (x4) and records, for each sentence
+    read: its batch (a count), its group, whether it kept its capitals, and whether it was read alone
+    (a group of its own, numbered below 0). Returns the number of sentences in the corpus and the
+    records."""
     import ner.train
     from ner.encode import casing
     from tests.conftest import DOCUMENTS, MEMORY, write_documents
 
     corpus = read_conll(write_documents(tmp_path / "documents.txt", DOCUMENTS * 4))
     capitals = {casing("Word"), casing("WORD")}
-    has_capitals = {tuple(s.tokens): any(casing(t) in capitals for t in s.tokens) for s in corpus.sentences}
-    assert all(has_capitals.values())  # every sentence of the fixture has a name
-    per_block: list[set[bool]] = []  # for each block read: whether its sentences kept their capitals
+    read: list[tuple[int, int, bool, bool]] = []
+    batches = iter(range(1_000_000))
     collate = ner.train.collate
 
     def recording(sentences, groups_of=None):  # type: ignore[no-untyped-def]
-        kept: dict[int, set[bool]] = {}
+        batch = next(batches)
         for e, group in zip(sentences, groups_of, strict=True):
-            kept.setdefault(group, set()).add(any(c in capitals for c in e.casing))
-        per_block.extend(kept.values())
+            read.append((batch, group, any(c in capitals for c in e.casing), group < 0))
         return collate(sentences, groups_of)
 
     monkeypatch.setattr(ner.train, "collate", recording)
-    config = replace(TINY_TRAIN, epochs=3, memory_dropout=0.0, lowercase=0.5)
+    config = replace(TINY_TRAIN, **changes)  # type: ignore[arg-type]
     vectors = load_vectors(str(data_dir / "glove.txt"))
     train(
         {**TINY_MODEL, "memory": MEMORY},
@@ -286,8 +286,63 @@ def test_lowercase_with_memory_lowers_whole_blocks(
         tmp_path / "m.pt",
         torch.device("cpu"),
     )
-    assert all(len(kept) == 1 for kept in per_block)  # never half a block
-    assert {True, False} == {kept for block in per_block for kept in block}  # some blocks of each
+    return len(corpus.sentences), read
+
+
+def test_lowercase_with_memory_lowers_whole_blocks(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With document memory, a block is read lower-cased or not as a whole (a text has capitals or
+    it has none), so the memory of the other blocks learns from text as it comes."""
+    sentences, read = _blocks_read(
+        tmp_path, data_dir, monkeypatch, epochs=3, memory_dropout=0.0, lowercase=0.5
+    )
+    per_block: dict[tuple[int, int], set[bool]] = {}  # (batch, group) -> whether its sentences kept capitals
+    for batch, group, kept, _ in read:
+        per_block.setdefault((batch, group), set()).add(kept)
+    assert len(read) == 3 * sentences
+    assert all(len(kept) == 1 for kept in per_block.values())  # never half a block
+    assert {True, False} == {kept for block in per_block.values() for kept in block}  # some blocks of each
+
+
+def test_lowercase_alone_lowers_only_blocks_read_as_lone_sentences(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """lowercase_how = "alone": a lower-cased sentence is always read alone, so every block that would
+    train the memory without case augmentation still does."""
+    sentences, read = _blocks_read(
+        tmp_path, data_dir, monkeypatch, epochs=4, memory_dropout=0.5, lowercase=1.0, lowercase_how="alone"
+    )
+    assert len(read) == 4 * sentences  # nothing added
+    assert all(alone for *_, kept, alone in read if not kept)  # lowered: always alone
+    assert all(not kept for *_, kept, alone in read if alone)  # lowercase = 1: every lone block
+    assert {True, False} == {alone for *_, alone in read}  # blocks of both kinds
+
+
+def test_lowercase_add_reads_the_text_as_written_and_lowered_copies(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """lowercase_how = "add": every sentence is read as written each epoch, and lower-cased copies of
+    about that share of the blocks come beside them, each read alone."""
+    sentences, read = _blocks_read(
+        tmp_path, data_dir, monkeypatch, epochs=2, memory_dropout=0.0, lowercase=1.0, lowercase_how="add"
+    )
+    assert sum(kept for *_, kept, _ in read) == 2 * sentences  # all the text as written
+    assert sum(not kept for *_, kept, _ in read) == 2 * sentences  # and a lowered copy of each (share 1)
+    assert all(alone for *_, kept, alone in read if not kept)
+    sentences, read = _blocks_read(
+        tmp_path, data_dir, monkeypatch, epochs=2, memory_dropout=0.0, lowercase=0.0, lowercase_how="add"
+    )
+    assert len(read) == 2 * sentences and all(kept for *_, kept, _ in read)
+
+
+def test_train_config_refuses_an_unknown_lowercase_how() -> None:
+    from ner.train import TrainConfig
+
+    with pytest.raises(ValueError, match="lowercase_how must be"):
+        TrainConfig(lowercase_how="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="needs memory_dropout"):
+        TrainConfig(lowercase_how="alone", memory_dropout=0.0)
 
 
 def test_train_config_refuses_a_probability_outside_zero_to_one() -> None:
