@@ -540,3 +540,57 @@ def test_a_run_with_its_own_embedding_rate_resumes_as_if_never_stopped(
     groups = torch.load(resume_path(out), weights_only=True)["optimizer"]["param_groups"]
     assert [g["scale"] for g in groups] == [1.0, 0.5]
     assert _run(data_dir, out, resume=True, config=config) == expected
+
+
+def test_word_classes_number_the_most_frequent_training_words() -> None:
+    from ner.encode import Encoded
+    from ner.train import word_classes
+
+    def sentence(words: list[int]) -> Encoded:
+        return Encoded(words, [[1]] * len(words), [1] * len(words), [])
+
+    classes = word_classes([sentence([5, 5, 5, 7, 7, 3]), sentence([7, 7, 9])], num_words=12, size=2)
+    assert classes.tolist() == [0, 0, 0, 0, 0, 2, 0, 1, 0, 0, 0, 0]  # 7 (4 times), then 5 (3 times)
+
+
+def test_neighbour_words_guess_forward_from_the_left_and_backward_from_the_right() -> None:
+    """The forward half of a token's state is scored on the next word, the backward half on the
+    previous one, and padding takes no part."""
+    from ner.train import NeighbourWords
+
+    torch.manual_seed(0)
+    head = NeighbourWords(hidden=4, classes=torch.arange(6))
+    states = torch.randn(2, 3, 8, requires_grad=True)  # (batch, seq, 2 * hidden)
+    words = torch.tensor([[1, 2, 3], [4, 5, 0]])
+    mask = torch.tensor([[True, True, True], [True, True, False]])
+    loss = head(states, words, mask)
+    loss.backward()
+    grad = states.grad
+    assert grad is not None and loss.item() > 0
+    assert grad[0, 2, :4].abs().sum() == 0 and grad[0, 0, 4:].abs().sum() == 0  # no neighbour that way
+    assert grad[1, 1, :4].abs().sum() == 0 and grad[1, 2].abs().sum() == 0  # the padding's side
+    assert grad[0, 0, :4].abs().sum() > 0 and grad[0, 2, 4:].abs().sum() > 0
+
+
+def test_a_run_with_the_language_model_resumes_as_if_never_stopped_and_saves_only_the_tagger(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    config = replace(SHORT, lm_weight=0.1, lm_words=20)
+    expected = _run(data_dir, tmp_path / "full.pt", config=config)
+    assert expected != _run(data_dir, tmp_path / "plain.pt")  # the language model changes training
+    out = tmp_path / "m.pt"
+    with pytest.raises(Interrupted):
+        _run(data_dir, out, _InterruptAt(3), config=config)
+    assert "lm_head" in torch.load(resume_path(out), weights_only=True)
+    assert _run(data_dir, out, resume=True, config=config) == expected
+    saved = Tagger.load(tmp_path / "full.pt").model.state_dict().keys()
+    assert saved == Tagger.load(tmp_path / "plain.pt").model.state_dict().keys()  # no head in the file
+
+
+def test_train_config_refuses_a_bad_language_model_setting() -> None:
+    from ner.train import TrainConfig
+
+    with pytest.raises(ValueError, match="lm_weight must be"):
+        TrainConfig(lm_weight=-0.1)
+    with pytest.raises(ValueError, match="lm_words must be"):
+        TrainConfig(lm_words=0)
