@@ -243,10 +243,9 @@ class BiLstmCrf(nn.Module):
             parts.append(self.casing_embed(batch.casing))
         return torch.cat(parts, dim=2)  # (batch, seq, features)
 
-    def emissions(self, batch: Batch, states: Tensor | None = None) -> Tensor:
-        """(batch, seq, num_tags) emission scores; ``states``: the batch's :meth:`states`, when the
-        caller has them already."""
-        h = self.states(batch) if states is None else states  # (batch, seq, 2 * hidden)
+    def emissions(self, batch: Batch) -> Tensor:
+        """(batch, seq, num_tags) emission scores."""
+        h = self.states(batch)  # (batch, seq, 2 * hidden)
         if self.config.memory:
             h = torch.cat([h, recall(h, batch)], dim=2)  # (batch, seq, 4 * hidden)
         emissions: Tensor = self.proj(self.dropout(h))  # (batch, seq, num_tags)
@@ -307,9 +306,9 @@ class BiLstmCrf(nn.Module):
         live = (steps < lengths[:, None])[:, :, None]  # (batch, seq, 1)
         return torch.cat([forward, backward], dim=2) * live  # (batch, seq, 2 * hidden)
 
-    def loss(self, batch: Batch, tags: Tensor, states: Tensor | None = None) -> Tensor:
+    def loss(self, batch: Batch, tags: Tensor) -> Tensor:
         """Mean negative log-likelihood of the gold ``tags`` (batch, seq) per sentence."""
-        emissions = self.emissions(batch, states)  # (batch, seq, num_tags)
+        emissions = self.emissions(batch)  # (batch, seq, num_tags)
         log_likelihood: Tensor = self.crf(emissions, tags, mask=batch.mask, reduction="mean")
         return -log_likelihood
 

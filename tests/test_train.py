@@ -305,46 +305,6 @@ def test_lowercase_with_memory_lowers_whole_blocks(
     assert {True, False} == {kept for block in per_block.values() for kept in block}  # some blocks of each
 
 
-def test_lowercase_alone_lowers_only_blocks_read_as_lone_sentences(
-    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """lowercase_how = "alone": a lower-cased sentence is always read alone, so every block that would
-    train the memory without case augmentation still does."""
-    sentences, read = _blocks_read(
-        tmp_path, data_dir, monkeypatch, epochs=4, memory_dropout=0.5, lowercase=1.0, lowercase_how="alone"
-    )
-    assert len(read) == 4 * sentences  # nothing added
-    assert all(alone for *_, kept, alone in read if not kept)  # lowered: always alone
-    assert all(not kept for *_, kept, alone in read if alone)  # lowercase = 1: every lone block
-    assert {True, False} == {alone for *_, alone in read}  # blocks of both kinds
-
-
-def test_lowercase_add_reads_the_text_as_written_and_lowered_copies(
-    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """lowercase_how = "add": every sentence is read as written each epoch, and lower-cased copies of
-    about that share of the blocks come beside them, each read alone."""
-    sentences, read = _blocks_read(
-        tmp_path, data_dir, monkeypatch, epochs=2, memory_dropout=0.0, lowercase=1.0, lowercase_how="add"
-    )
-    assert sum(kept for *_, kept, _ in read) == 2 * sentences  # all the text as written
-    assert sum(not kept for *_, kept, _ in read) == 2 * sentences  # and a lowered copy of each (share 1)
-    assert all(alone for *_, kept, alone in read if not kept)
-    sentences, read = _blocks_read(
-        tmp_path, data_dir, monkeypatch, epochs=2, memory_dropout=0.0, lowercase=0.0, lowercase_how="add"
-    )
-    assert len(read) == 2 * sentences and all(kept for *_, kept, _ in read)
-
-
-def test_train_config_refuses_an_unknown_lowercase_how() -> None:
-    from ner.train import TrainConfig
-
-    with pytest.raises(ValueError, match="lowercase_how must be"):
-        TrainConfig(lowercase_how="sometimes")  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="needs memory_dropout"):
-        TrainConfig(lowercase_how="alone", memory_dropout=0.0)
-
-
 def test_train_config_refuses_a_probability_outside_zero_to_one() -> None:
     from ner.train import TrainConfig
 
@@ -540,57 +500,3 @@ def test_a_run_with_its_own_embedding_rate_resumes_as_if_never_stopped(
     groups = torch.load(resume_path(out), weights_only=True)["optimizer"]["param_groups"]
     assert [g["scale"] for g in groups] == [1.0, 0.5]
     assert _run(data_dir, out, resume=True, config=config) == expected
-
-
-def test_word_classes_number_the_most_frequent_training_words() -> None:
-    from ner.encode import Encoded
-    from ner.train import word_classes
-
-    def sentence(words: list[int]) -> Encoded:
-        return Encoded(words, [[1]] * len(words), [1] * len(words), [])
-
-    classes = word_classes([sentence([5, 5, 5, 7, 7, 3]), sentence([7, 7, 9])], num_words=12, size=2)
-    assert classes.tolist() == [0, 0, 0, 0, 0, 2, 0, 1, 0, 0, 0, 0]  # 7 (4 times), then 5 (3 times)
-
-
-def test_neighbour_words_guess_forward_from_the_left_and_backward_from_the_right() -> None:
-    """The forward half of a token's state is scored on the next word, the backward half on the
-    previous one, and padding takes no part."""
-    from ner.train import NeighbourWords
-
-    torch.manual_seed(0)
-    head = NeighbourWords(hidden=4, classes=torch.arange(6))
-    states = torch.randn(2, 3, 8, requires_grad=True)  # (batch, seq, 2 * hidden)
-    words = torch.tensor([[1, 2, 3], [4, 5, 0]])
-    mask = torch.tensor([[True, True, True], [True, True, False]])
-    loss = head(states, words, mask)
-    loss.backward()
-    grad = states.grad
-    assert grad is not None and loss.item() > 0
-    assert grad[0, 2, :4].abs().sum() == 0 and grad[0, 0, 4:].abs().sum() == 0  # no neighbour that way
-    assert grad[1, 1, :4].abs().sum() == 0 and grad[1, 2].abs().sum() == 0  # the padding's side
-    assert grad[0, 0, :4].abs().sum() > 0 and grad[0, 2, 4:].abs().sum() > 0
-
-
-def test_a_run_with_the_language_model_resumes_as_if_never_stopped_and_saves_only_the_tagger(
-    data_dir: Path, tmp_path: Path
-) -> None:
-    config = replace(SHORT, lm_weight=0.1, lm_words=20)
-    expected = _run(data_dir, tmp_path / "full.pt", config=config)
-    assert expected != _run(data_dir, tmp_path / "plain.pt")  # the language model changes training
-    out = tmp_path / "m.pt"
-    with pytest.raises(Interrupted):
-        _run(data_dir, out, _InterruptAt(3), config=config)
-    assert "lm_head" in torch.load(resume_path(out), weights_only=True)
-    assert _run(data_dir, out, resume=True, config=config) == expected
-    saved = Tagger.load(tmp_path / "full.pt").model.state_dict().keys()
-    assert saved == Tagger.load(tmp_path / "plain.pt").model.state_dict().keys()  # no head in the file
-
-
-def test_train_config_refuses_a_bad_language_model_setting() -> None:
-    from ner.train import TrainConfig
-
-    with pytest.raises(ValueError, match="lm_weight must be"):
-        TrainConfig(lm_weight=-0.1)
-    with pytest.raises(ValueError, match="lm_words must be"):
-        TrainConfig(lm_words=0)
