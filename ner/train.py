@@ -60,8 +60,8 @@ class TrainConfig:
     # Chance, per block (with memory; else per sentence) and epoch, that training text is read all in
     # lower case (tags kept), so that names in text written without capitals (social media, chat,
     # speech transcripts) are still found from their words and context (case augmentation, Mayhew
-    # et al. 2019). 0: off. 0.2 in the bundled recipe: lower-cased dev 91.27 ± 0.17 against 4.65,
-    # written dev 94.61 ± 0.09 against 94.83 ± 0.09 (3 seeds).
+    # et al. 2019). 0: off. 0.2 in the bundled recipe: lower-cased dev 91.22 ± 0.10 against 4.65,
+    # written dev 94.60 ± 0.06 against 94.83 ± 0.09 (3 seeds).
     lowercase: float = 0.2
     # Keep an exponential moving average of the weights, ``decay`` per step (0: off), and evaluate and
     # save it rather than the last step's weights (Polyak averaging).
