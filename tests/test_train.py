@@ -251,31 +251,31 @@ def test_lowercase_reads_that_share_of_sentences_in_lower_case(
     assert sorted(w for w, _ in read) == sorted(words * 2)  # the same words either way
 
 
-def _blocks_read(
-    tmp_path: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch, **changes: object
-) -> tuple[int, list[tuple[int, int, bool, bool]]]:
-    """Trains the tiny memory model on the two-document fixture (x4) and records, for each sentence
-    read: its batch (a count), its group, whether it kept its capitals, and whether it was read alone
-    (a group of its own, numbered below 0). Returns the number of sentences in the corpus and the
-    records."""
+def test_lowercase_with_memory_lowers_whole_blocks(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With document memory, a block is read lower-cased or not as a whole (a text has capitals or
+    it has none), so the memory of the other blocks learns from text as it comes."""
     import ner.train
     from ner.encode import casing
     from tests.conftest import DOCUMENTS, MEMORY, write_documents
 
     corpus = read_conll(write_documents(tmp_path / "documents.txt", DOCUMENTS * 4))
     capitals = {casing("Word"), casing("WORD")}
-    read: list[tuple[int, int, bool, bool]] = []
-    batches = iter(range(1_000_000))
+    has_capitals = {tuple(s.tokens): any(casing(t) in capitals for t in s.tokens) for s in corpus.sentences}
+    assert all(has_capitals.values())  # every sentence of the fixture has a name
+    per_block: list[set[bool]] = []  # for each block read: whether its sentences kept their capitals
     collate = ner.train.collate
 
     def recording(sentences, groups_of=None):  # type: ignore[no-untyped-def]
-        batch = next(batches)
+        kept: dict[int, set[bool]] = {}
         for e, group in zip(sentences, groups_of, strict=True):
-            read.append((batch, group, any(c in capitals for c in e.casing), group < 0))
+            kept.setdefault(group, set()).add(any(c in capitals for c in e.casing))
+        per_block.extend(kept.values())
         return collate(sentences, groups_of)
 
     monkeypatch.setattr(ner.train, "collate", recording)
-    config = replace(TINY_TRAIN, **changes)  # type: ignore[arg-type]
+    config = replace(TINY_TRAIN, epochs=3, memory_dropout=0.0, lowercase=0.5)
     vectors = load_vectors(str(data_dir / "glove.txt"))
     train(
         {**TINY_MODEL, "memory": MEMORY},
@@ -286,23 +286,8 @@ def _blocks_read(
         tmp_path / "m.pt",
         torch.device("cpu"),
     )
-    return len(corpus.sentences), read
-
-
-def test_lowercase_with_memory_lowers_whole_blocks(
-    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With document memory, a block is read lower-cased or not as a whole (a text has capitals or
-    it has none), so the memory of the other blocks learns from text as it comes."""
-    sentences, read = _blocks_read(
-        tmp_path, data_dir, monkeypatch, epochs=3, memory_dropout=0.0, lowercase=0.5
-    )
-    per_block: dict[tuple[int, int], set[bool]] = {}  # (batch, group) -> whether its sentences kept capitals
-    for batch, group, kept, _ in read:
-        per_block.setdefault((batch, group), set()).add(kept)
-    assert len(read) == 3 * sentences
-    assert all(len(kept) == 1 for kept in per_block.values())  # never half a block
-    assert {True, False} == {kept for block in per_block.values() for kept in block}  # some blocks of each
+    assert all(len(kept) == 1 for kept in per_block)  # never half a block
+    assert {True, False} == {kept for block in per_block for kept in block}  # some blocks of each
 
 
 def test_train_config_refuses_a_probability_outside_zero_to_one() -> None:
