@@ -6,7 +6,8 @@ gathers what is queued (up to ``max_batch`` sentences, after an optional ``wait_
 with N lanes, N batches run at once. A lane whose call fails (its process died), or misses the deadline
 (its process hung), is replaced in the background, and the service says it is not ready until the new
 one has loaded the model. Requests are admitted by what they cost: sentences, tokens and the estimated
-wait, so that a client gets a 503 at once rather than a timeout later.
+wait, so that a client gets a 503 at once rather than a timeout later; :meth:`MicroBatcher.reserve`
+admits one by an estimate before it is tokenised.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ import asyncio
 import contextlib
 import logging
 import math
-import os
-import signal
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from app.metrics import Metrics
+from ner.process import kill_pool
 from ner.tagger import Prediction
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,20 @@ class TooLarge(Exception):
 
 
 Predict = Callable[[list[list[str]], "list[int] | None"], list[Prediction]]
+
+
+class Reservation:
+    """Room held in a :class:`MicroBatcher`'s queue for a request being prepared; released once
+    (by :meth:`MicroBatcher.submit`, or by the caller when the request ends otherwise)."""
+
+    def __init__(self, batcher: MicroBatcher, tokens: int) -> None:
+        self._batcher: MicroBatcher | None = batcher
+        self.tokens = tokens
+
+    def release(self) -> None:
+        if self._batcher is not None:
+            self._batcher._add(0, -self.tokens)
+            self._batcher = None
 
 
 @dataclass
@@ -169,33 +183,62 @@ class MicroBatcher:
         live = max(1, self.workers_ready())
         return (self._pending_tokens + tokens) * self._seconds_per_token / live
 
-    async def submit(self, sentences: list[list[str]], groups: list[int] | None = None) -> list[Prediction]:
+    def reserve(self, tokens: int, sentences: int = 0) -> Reservation:
+        """Admit a request by what it declares, before any work is spent on it: room for about
+        ``tokens`` (an estimate) is held in the queue until :meth:`submit` replaces it with the real
+        count, or the reservation is released. Requests that are still being tokenised thus count
+        in the estimated wait of those after them.
+
+        Raises:
+            TooLarge: the request alone exceeds a queue limit.
+            Unavailable: overloaded, or no worker is up.
+        """
+        self._admit(sentences, tokens, wait=True)
+        self._add(0, tokens)
+        return Reservation(self, tokens)
+
+    def _admit(self, sentences: int, tokens: int, wait: bool) -> None:
+        if sentences > self._queue_limit:
+            raise TooLarge(f"{sentences} sentences", "queue_limit", self._queue_limit)
+        if tokens > self._queue_tokens:
+            raise TooLarge(f"{tokens} tokens", "queue_tokens", self._queue_tokens)
+        if self.workers_ready() == 0:
+            raise Unavailable("no model worker is running: one is being started", retry_after=2)
+        if self._pending + sentences > self._queue_limit:
+            raise Overloaded(f"{self._pending} sentences already queued (limit {self._queue_limit})")
+        if self._pending_tokens + tokens > self._queue_tokens:
+            raise Overloaded(f"{self._pending_tokens} tokens already queued (limit {self._queue_tokens})")
+        # Nothing queued: a request waits for nobody, and a retry could only be slower (and a speed
+        # learned from odd input must not refuse work on an idle server).
+        if wait and self._pending_tokens > 0:
+            seconds = self.estimated_wait(tokens)
+            if seconds > self._max_wait:
+                raise Overloaded(
+                    f"the estimated wait is {seconds:.1f} s (limit max_wait_s={self._max_wait:g})",
+                    retry_after=max(1, math.ceil(seconds - self._max_wait)),
+                )
+
+    async def submit(
+        self,
+        sentences: list[list[str]],
+        groups: list[int] | None = None,
+        reservation: Reservation | None = None,
+    ) -> list[Prediction]:
         """Predictions for ``sentences``, in order; ``groups`` gives each one's document block, for a
-        model with document memory (blocks of different requests never mix).
+        model with document memory (blocks of different requests never mix). With a
+        ``reservation`` (see :meth:`reserve`), the wait was judged already: the room it held is
+        given up for the real counts, which must still fit the queue.
 
         Raises:
             TooLarge: the request alone exceeds a queue limit.
             Unavailable: overloaded, no worker is up, the model call failed or missed its deadline.
         """
+        if reservation is not None:
+            reservation.release()
         if not sentences:
             return []
         tokens = sum(map(len, sentences))
-        if len(sentences) > self._queue_limit:
-            raise TooLarge(f"{len(sentences)} sentences", "queue_limit", self._queue_limit)
-        if tokens > self._queue_tokens:
-            raise TooLarge(f"{tokens} tokens", "queue_tokens", self._queue_tokens)
-        if self.workers_ready() == 0:
-            raise Unavailable("no model worker is running: one is being started", retry_after=2)
-        if self._pending + len(sentences) > self._queue_limit:
-            raise Overloaded(f"{self._pending} sentences already queued (limit {self._queue_limit})")
-        if self._pending_tokens + tokens > self._queue_tokens:
-            raise Overloaded(f"{self._pending_tokens} tokens already queued (limit {self._queue_tokens})")
-        wait = self.estimated_wait(tokens)
-        if wait > self._max_wait:
-            raise Overloaded(
-                f"the estimated wait is {wait:.1f} s (limit max_wait_s={self._max_wait:g})",
-                retry_after=math.ceil(wait - self._max_wait),
-            )
+        self._admit(len(sentences), tokens, wait=reservation is None)
         future: asyncio.Future[list[Prediction]] = asyncio.get_running_loop().create_future()
         self._add(len(sentences), tokens)
         self._queue.put_nowait(_Job(sentences, tokens, future, groups))
@@ -333,8 +376,6 @@ def _kill(executor: Executor) -> None:
     stopped worker would never take the shutdown message). A thread cannot be killed: a hung thread
     is left to finish, and its answer is dropped."""
     if isinstance(executor, ProcessPoolExecutor):
-        processes = getattr(executor, "_processes", None) or {}  # private, but the only handle
-        for pid in list(processes):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-    executor.shutdown(wait=False, cancel_futures=True)
+        kill_pool(executor)
+    else:
+        executor.shutdown(wait=False, cancel_futures=True)

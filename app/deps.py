@@ -7,6 +7,7 @@ FastAPI runs a plain ``def`` dependency in a thread pool, a thread hand-off per 
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -28,6 +29,7 @@ class Ready:
     tokenizer: Tokenizer
     settings: Settings
     metrics: Metrics
+    prep: Executor  # tokenising and building entities: off the event loop, one thread
 
 
 async def _ready(request: Request) -> Ready:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from app.logs import configure as configure_logs
 from app.metrics import Metrics
 from app.middleware import Gatekeeper
 from app.routes import meta, tag
-from app.schemas import openapi_limits
+from app.schemas import TagRequest, openapi_limits
 from app.settings import Settings
 from app.worker import process_worker, thread_worker
 from ner import __version__
@@ -72,7 +73,8 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
         await batcher.warm_up()
         freeze_loaded_objects()
         batcher.start()
-        app.state.ready = Ready(loaded, batcher, tokenizer, settings, metrics)
+        prep = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ner-prep")
+        app.state.ready = Ready(loaded, batcher, tokenizer, settings, metrics, prep)
         kind = "process" if settings.uses_processes() else "thread"
         log.info("model %s ready on %s (%d %s worker(s))", loaded.name, loaded.device, lanes, kind)
         try:
@@ -80,6 +82,7 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
         finally:
             app.state.ready = None
             await batcher.stop()
+            prep.shutdown(wait=True, cancel_futures=True)
 
     app = FastAPI(
         title="NER service",
@@ -100,6 +103,7 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
         body_timeout_s=settings.header_timeout_s,
         api_keys=settings.keys(),
         log_requests=settings.access_log,
+        max_in_flight=settings.limit_concurrency,
     )
     if settings.origins():  # outermost: preflight requests are answered before the key is asked for
         from starlette.middleware.cors import CORSMiddleware
@@ -136,6 +140,15 @@ def _printable(value: object) -> object:
     return value if isinstance(value, int) else repr(value)[:300]
 
 
+_FIELDS = frozenset({"body", *TagRequest.model_fields})
+
+
+def _shown(part: object) -> object:
+    """A location step as the answer may show it: a field of the schema or an index, never a key
+    the client made up (an unknown key is named by its place alone)."""
+    return part if isinstance(part, int) or part in _FIELDS else "<unknown key>"
+
+
 async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
     """400 for a body that is not JSON, 422 for one that does not fit the schema. Unlike FastAPI's
     own handler, the input is never echoed: it may hold what JSON cannot render (NaN, a lone
@@ -149,7 +162,7 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
             return JSONResponse(status_code=400, content={"detail": detail})
     shown = [
         {
-            "loc": [_printable(part) for part in error.get("loc", ())],
+            "loc": [_shown(part) for part in error.get("loc", ())],
             "msg": _printable(error.get("msg", "")),
             "type": _printable(error.get("type", "")),
         }
@@ -217,13 +230,18 @@ class _HeadDeadline:
             self._arm()
 
 
-def _protocol(header_timeout_s: float) -> type:
+class HeadTooLarge(Exception):
+    """A request head (its line and headers) over the limit; the parser turns it into an error."""
+
+
+def _protocol(header_timeout_s: float, max_head_bytes: int = 65_536) -> type:
     """uvicorn's HTTP protocol (httptools when installed, as uvicorn picks, else h11), with a deadline
-    for each request's head (:class:`_HeadDeadline`). uvicorn closes idle keep-alive connections, but
-    not one that never sends a byte or sends its headers a byte at a time, and enough of those use up
-    the file descriptors."""
+    for each request's head (:class:`_HeadDeadline`) and a limit on its size. uvicorn closes idle
+    keep-alive connections, but not one that never sends a byte or sends its headers a byte at a
+    time, and enough of those use up the file descriptors. h11 bounds a head by itself (uvicorn's
+    ``h11_max_incomplete_event_size``, which :func:`serve` sets); httptools would take any size."""
     try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+        from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
     except ImportError:  # httptools is not installed
         from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -239,12 +257,58 @@ def _protocol(header_timeout_s: float) -> type:
 
     class HttpTools(_HeadDeadline, HttpToolsProtocol):  # type: ignore[misc]
         head_timeout_s = header_timeout_s
+        _head_bytes = 0
+        _head_refused = False
+
+        def on_message_begin(self) -> None:
+            self._head_bytes = 0
+            super().on_message_begin()
+
+        def on_url(self, url: bytes) -> None:
+            self._count(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._count(len(name) + len(value) + 4)
+            super().on_header(name, value)
+
+        def _count(self, size: int) -> None:
+            self._head_bytes += size
+            if self._head_bytes > max_head_bytes:
+                self._head_refused = True
+                raise HeadTooLarge  # the parser stops; uvicorn answers it with send_400_response
+
+        def send_400_response(self, msg: str) -> None:
+            if not self._head_refused:
+                super().send_400_response(msg)
+                return
+            body = f"the request head exceeds {max_head_bytes} bytes".encode()
+            self.transport.write(
+                STATUS_LINE[431] + b"content-type: text/plain; charset=utf-8\r\n"
+                b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body
+            )
+            self.transport.close()
 
         def on_headers_complete(self) -> None:
             self._disarm()
             super().on_headers_complete()
 
     return HttpTools
+
+
+def _raise_file_limit() -> None:
+    """Open files up to the hard limit: each connection holds one, and a soft limit of 1,024 (the
+    usual default) would let 1,000 idle connections starve the service until the head deadline."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or soft < hard:
+            resource.setrlimit(
+                resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 65_536, hard)
+            )
+    except (ImportError, ValueError, OSError):  # not Unix, or not allowed: keep what there is
+        pass
 
 
 def serve(overrides: dict[str, Any]) -> int:
@@ -269,14 +333,18 @@ def serve(overrides: dict[str, Any]) -> int:
     except InputError as exc:
         log.error("cannot start: %s", exc)
         return 2
+    _raise_file_limit()
     uvicorn.run(
         create_app(settings, tagger),
         host=settings.host,
         port=settings.port,
-        http=_protocol(settings.header_timeout_s),
+        http=_protocol(settings.header_timeout_s, settings.max_head_bytes),
+        h11_max_incomplete_event_size=settings.max_head_bytes,
         log_config=None,  # configure_logs did it
         access_log=False,  # the app writes its own, with the request id
-        limit_concurrency=settings.limit_concurrency,
+        # No limit_concurrency: uvicorn counts open connections in it, so idle ones (a head that never
+        # ends) would make every route answer 503, /health too. The Gatekeeper counts requests in
+        # progress instead, probes aside, and the head deadline closes idle connections.
         timeout_keep_alive=settings.timeout_keep_alive,
     )
     return 0

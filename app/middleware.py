@@ -1,5 +1,6 @@
 """One plain ASGI middleware (cheaper than BaseHTTPMiddleware) for what every request goes through:
-its id, the API key, the body limit and deadline, metrics and the access log."""
+its id, the number of requests in progress, the API key, the body limit and deadline, metrics and the
+access log."""
 
 from __future__ import annotations
 
@@ -30,10 +31,12 @@ class _Refused(Exception):
 
 class Gatekeeper:
     """Per request: an ``X-Request-ID`` (the client's if it is sane, else a new one) on the response
-    and in the access log; 401 without a valid key when ``api_keys`` are set; the body read in full
-    before the app sees it, counted as it arrives, chunked or not (413 past ``max_body_bytes``, 408 if
-    it takes longer than ``body_timeout_s``); request counts and latency by route, method and status,
-    with one label for every unknown route and one for every unknown method."""
+    and in the access log; 503 with ``Retry-After`` past ``max_in_flight`` requests in progress (the
+    probes, /health and /ready, are neither counted nor refused); 401 without a valid key when
+    ``api_keys`` are set; the body read in full before the app sees it, counted as it arrives,
+    chunked or not (413 past ``max_body_bytes``, 408 if it takes longer than ``body_timeout_s``);
+    request counts and latency by route, method and status, with one label for every unknown route
+    and one for every unknown method. HEAD is answered as GET (the server drops the body)."""
 
     def __init__(
         self,
@@ -43,8 +46,11 @@ class Gatekeeper:
         body_timeout_s: float,
         api_keys: list[str],
         log_requests: bool,
+        max_in_flight: int = 1000,
     ) -> None:
         self.app = app
+        self.max_in_flight = max_in_flight
+        self.in_flight = 0  # requests in progress, probes aside
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.body_timeout_s = body_timeout_s
@@ -56,6 +62,8 @@ class Gatekeeper:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        if scope["method"] == "HEAD":  # a GET whose body the server drops (uvicorn keeps its own scope)
+            scope = {**scope, "method": "GET"}
         headers = dict(scope["headers"])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
@@ -70,8 +78,17 @@ class Gatekeeper:
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
+        counted = scope["path"] not in OPEN_PATHS
+        if counted:
+            self.in_flight += 1
         try:
             try:
+                if counted and self.in_flight > self.max_in_flight:
+                    raise _Refused(
+                        503,
+                        {"detail": f"too many requests in progress (limit_concurrency={self.max_in_flight})"},
+                        {"Retry-After": "1"},
+                    )
                 self._check_key(scope["path"], headers)
                 receive = await self._read_body(headers, receive)
             except _Refused as refused:
@@ -79,6 +96,8 @@ class Gatekeeper:
             else:
                 await self.app(scope, receive, record)
         finally:
+            if counted:
+                self.in_flight -= 1
             self._measure(scope, status, started, request_id)
 
     def _check_key(self, path: str, headers: dict[bytes, bytes]) -> None:

@@ -8,6 +8,7 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_WHITESPACE = re.compile(r"\s")  # str.isspace's set: \s in Python's re is the same Unicode set
 
 
 def _no_surrogate(text: str, where: str) -> None:
@@ -63,10 +64,15 @@ class TagRequest(BaseModel):
         for i, text in enumerate(self.texts or []):
             _no_surrogate(text, f"texts[{i}]")
         for i, sentence in enumerate(self.tokens or []):
+            # one search over the joined list, and a look at each token only when it finds something
+            # (a request may hold 250,000 tokens: a Python loop over them costs a tenth of a second)
+            joined = "\x00".join(sentence)
+            if all(sentence) and not _SURROGATE.search(joined) and not _WHITESPACE.search(joined):
+                continue
             for j, token in enumerate(sentence):
                 _no_surrogate(token, f"tokens[{i}][{j}]")
-                if not token or any(c.isspace() for c in token):
-                    raise ValueError(f"tokens[{i}][{j}] is empty or holds whitespace: {token[:100]!r}")
+                if not token or _WHITESPACE.search(token):
+                    raise ValueError(f"tokens[{i}][{j}] is empty or holds whitespace")
         return self
 
 

@@ -59,13 +59,24 @@ class Settings(BaseSettings):
     max_chars: int = Field(20_000, ge=1, description="characters per text")
     max_tokens: int = Field(2_000, ge=1, description="tokens per pre-tokenised list")
     max_token_chars: int = Field(1_000, ge=1, description="characters per pre-tokenised token")
+    max_request_chars: int = Field(
+        1_000_000,
+        ge=1,
+        description="characters per request, all texts or tokens together (about 180,000 tokens of news)",
+    )
     max_body_bytes: int = Field(4_000_000, ge=1, description="request body size, counted as it arrives")
     header_timeout_s: float = Field(
         10.0, gt=0, description="time for a client to send a request's headers, and then its body"
     )
     timeout_keep_alive: int = Field(5, ge=1, description="idle keep-alive connections close after (s)")
     limit_concurrency: int = Field(
-        1000, ge=1, description="connections and requests at once before uvicorn answers 503"
+        1000,
+        ge=1,
+        description="requests in progress at once before 503 (/health and /ready are never refused, and "
+        "idle connections do not count)",
+    )
+    max_head_bytes: int = Field(
+        65_536, ge=1024, description="a request's line and headers together (431 or 400 past it)"
     )
     api_keys: str = Field(
         "",
@@ -106,6 +117,14 @@ class Settings(BaseSettings):
         if self.threads:
             return self.threads
         return 1 if self.model_workers() > 1 else max(1, _cores() - 1)
+
+    @model_validator(mode="after")
+    def _usable_keys(self) -> Self:
+        if self.api_keys.strip() and not self.keys():
+            raise ValueError(
+                "api_keys holds no key (only commas and spaces): set a key, or leave it empty for no keys"
+            )
+        return self
 
     def keys(self) -> list[str]:
         return [k.strip() for k in self.api_keys.split(",") if k.strip()]

@@ -7,10 +7,12 @@ pays in full. So torch is imported here only by the functions that need it.
 
 from __future__ import annotations
 
+import errno
 import io
 import math
 import os
 import pickle
+import re
 import tempfile
 import zipfile
 from collections import OrderedDict
@@ -55,7 +57,13 @@ def save_atomic(obj: Any, path: str | Path) -> None:
     """``torch.save`` to a temporary file beside ``path``, then rename: readers never see half a file."""
     import torch
 
-    write_atomic(path, lambda f: torch.save(obj, f))
+    def write(f: BinaryIO) -> None:
+        try:
+            torch.save(obj, f)
+        except RuntimeError as exc:  # torch's writer reports a failed write (a full disk) so
+            raise OSError(errno.EIO, f"cannot write the checkpoint ({_first_line(exc)})", str(path)) from None
+
+    write_atomic(path, write)
 
 
 def write_atomic(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
@@ -148,12 +156,19 @@ def _verify_zip(path: Path) -> None:
         raise InputError(f"damaged checkpoint: {damaged} fails its CRC check", path)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
+_UNSAFE_ADVICE = ("weights_only", "trust the source", "trusted source", "arbitrary code")
+
+
 def _first_line(exc: Exception) -> str:
-    """What went wrong, in one line: PyTorch's messages run to paragraphs, and some advise
-    ``weights_only=False``, which would run whatever code the file holds."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    first = next((line for line in lines if "weights_only" not in line), lines[0] if lines else "")
-    return f"{type(exc).__name__}: {first[:200]}"
+    """What went wrong, in one plain line: PyTorch's messages run to paragraphs, carry terminal
+    colour codes, and some advise ``weights_only=False``, which would run whatever code the file
+    holds."""
+    text = _ANSI.sub("", str(exc))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    plain = [line for line in lines if not any(a in line.lower() for a in _UNSAFE_ADVICE)]
+    first = "".join(c if c.isprintable() else " " for c in (plain[0] if plain else ""))
+    return f"{type(exc).__name__}: {first[:200]}" if first else type(exc).__name__
 
 
 _DTYPES = {
@@ -171,7 +186,32 @@ _DTYPES = {
 def _rebuild_tensor(
     storage: np.ndarray, offset: int, size: tuple[int, ...], stride: tuple[int, ...], *_: Any
 ) -> np.ndarray:
-    """A tensor as a numpy array: ``size`` elements of ``storage`` from ``offset`` with ``stride``."""
+    """A tensor as a numpy array: ``size`` elements of ``storage`` from ``offset`` with ``stride``,
+    after checking that every element lies inside the storage (``as_strided`` reads whatever memory
+    it is pointed at: a crafted file would crash the process, or read outside the file).
+
+    Raises:
+        pickle.UnpicklingError: for a shape, stride or offset that is not plain non-negative
+            integers of one length, or that reaches past the storage.
+    """
+    if not isinstance(storage, np.ndarray):
+        raise pickle.UnpicklingError("a tensor without storage")
+    shape_ok = (
+        isinstance(size, tuple | list) and isinstance(stride, tuple | list) and len(size) == len(stride)
+    )
+    numbers = [offset, *size, *stride] if shape_ok else []
+    if not shape_ok or not all(type(n) is int and n >= 0 for n in numbers):
+        raise pickle.UnpicklingError("a tensor whose shape, strides or offset are not non-negative integers")
+    if len(size) > 32:
+        raise pickle.UnpicklingError(f"a tensor of {len(size)} dimensions")
+    if math.prod(size) > 0:
+        last = offset + sum((n - 1) * step for n, step in zip(size, stride))
+        if last >= storage.size:
+            raise pickle.UnpicklingError(
+                f"a tensor reaches element {last} of a storage of {storage.size}: the file is damaged"
+            )
+    elif offset > storage.size:
+        raise pickle.UnpicklingError("a tensor starts past its storage: the file is damaged")
     item = storage.itemsize
     view = np.lib.stride_tricks.as_strided(
         storage[offset:], shape=size, strides=tuple(s * item for s in stride), writeable=False
@@ -203,6 +243,9 @@ class _ArrayUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(f"unknown persistent id {kind!r}")
         raw = self._archive.read(f"{self._root}data/{key}")
         return np.frombuffer(raw, dtype=dtype, count=numel)
+
+
+TEMPERATURES = (0.05, 20.0)  # a calibration temperature outside these is a damaged or crafted file
 
 
 def _checked(obj: dict[str, Any], path: str | Path) -> dict[str, Any]:
@@ -248,8 +291,9 @@ def _problem(obj: dict[str, Any]) -> str | None:
     temperature = calibration.get("temperature", 1.0) if isinstance(calibration, dict) else None
     if isinstance(temperature, bool) or not isinstance(temperature, int | float):
         return "metadata.calibration.temperature must be a number"
-    if not (math.isfinite(temperature) and temperature > 0):
-        return f"metadata.calibration.temperature must be finite and positive (got {temperature})"
+    if not (math.isfinite(temperature) and TEMPERATURES[0] <= temperature <= TEMPERATURES[1]):
+        low, high = TEMPERATURES
+        return f"metadata.calibration.temperature must lie in [{low:g}, {high:g}] (got {temperature:g})"
     state = obj["state_dict"]
     if not isinstance(state, dict):
         return "state_dict is not a table"

@@ -9,14 +9,17 @@ import os
 import sys
 import time
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from ner.errors import InputError
 from ner.models import default_model_path
+from ner.process import WorkerDied
 from ner.tags import SCHEMES
+
+T = TypeVar("T")
 
 log = logging.getLogger("ner")
 
@@ -529,8 +532,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
         "reading %s as %s, writing %s; %d workers, %s backend", args.input, fmt, out_format, workers, backend
     )
     work = ChunkTagger(_load_tagger(args.model, args.device, backend), job)
-    output = Output(args.output, resume=args.resume)
-    chunks = read_chunks(stream, fmt)
+    output = Output(args.output, resume=args.resume, force=args.force, inputs=(args.input,))
+    chunks = _located(read_chunks(stream, fmt), args.input)
     if args.resume:
         try:
             kept, chunks = skip_done(chunks, job, output.kept_lines)
@@ -548,6 +551,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
     records = tokens = bad = 0
     started = time.monotonic()
     stopped: InputError | None = None
+    finished = False
     with stop_on_signals() as caught:
         try:
             for result in tag_chunks(chunks, work, pool):
@@ -566,14 +570,16 @@ def cmd_tag(args: argparse.Namespace) -> int:
                 bar.set_postfix_str(f"{records / rate:,.0f} texts/s, {tokens / rate:,.0f} tokens/s")
                 if caught:
                     break
+            else:
+                finished = True
         finally:
             bar.close()
             if pool is not None:
-                pool.shutdown(wait=not (caught or stopped), cancel_futures=True)
-            if caught or stopped:
-                output.close()
+                pool.shutdown(wait=finished, cancel_futures=True)
+            if finished and not caught:
+                output.finish()  # the output gets its name only here, after a complete write
             else:
-                output.finish()
+                output.close()  # stopped, or failed (a full disk, a dead worker): the partial file stays
     if stopped is not None:
         where = "" if output.partial is None else f"; the output up to it is in {output.partial}"
         raise InputError(f"{stopped.reason}{where} (fix the input, then --resume)", args.input, stopped.line)
@@ -591,6 +597,14 @@ def cmd_tag(args: argparse.Namespace) -> int:
     if records == 0 and not bad:
         log.warning("%s holds no records: the output is empty", args.input)
     return 0
+
+
+def _located(chunks: Iterator[T], name: str) -> Iterator[T]:
+    """``chunks``, with the errors of reading them located in the file ``name``."""
+    try:
+        yield from chunks
+    except InputError as exc:
+        raise exc.at(name) from None
 
 
 def _tag_with_ray(args: argparse.Namespace) -> int:
@@ -693,6 +707,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f": {exc.filename}" if exc.filename else ""
         print(f"ner: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
+    except WorkerDied as exc:
+        print(f"ner: error: {exc}; what was written is kept: carry on with --resume", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         print("ner: interrupted", file=sys.stderr)
         return 130

@@ -26,7 +26,7 @@ import logging
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future
+from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
@@ -34,6 +34,7 @@ from ner.annotate import entities
 from ner.conll import DOCSTART
 from ner.core import Prediction, TaggerCore
 from ner.errors import InputError
+from ner.process import WorkerDied, kill_pool
 from ner.tokenize import Token, Tokenizer, join_tokens
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ _SUFFIXES: dict[str, Format] = {
     ".tsv": "conll",
 }
 CHUNK_BYTES = 32_768  # input bytes per chunk: ~5,000 tokens of news, enough sentences to batch well
+MAX_LINE_BYTES = 8 << 20  # one record (a line) at most: 8 MiB, about 1.5 million tokens of text
 DOCUMENT_CHUNKS = 8  # a CoNLL chunk waits this many times as long for a -DOCSTART- line to end at
 
 
@@ -127,13 +129,26 @@ class ChunkResult:
     error: tuple[int, str] | None = None
 
 
-def read_chunks(stream: BinaryIO, fmt: Format, chunk_bytes: int = CHUNK_BYTES) -> Iterator[Chunk]:
+def read_chunks(
+    stream: BinaryIO, fmt: Format, chunk_bytes: int = CHUNK_BYTES, max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[Chunk]:
     """Cut a binary stream into chunks of about ``chunk_bytes``, never inside a record. CoNLL chunks
     end at a ``-DOCSTART-`` line, so that a document is read whole (with its context); past
-    ``DOCUMENT_CHUNKS`` times the size without one, at a blank line."""
+    ``DOCUMENT_CHUNKS`` times the size without one, at a blank line.
+
+    Raises:
+        InputError: naming the line, for a line longer than ``max_line_bytes`` (read no further
+            than that, so that memory stays bounded whatever the input).
+    """
     lines: list[bytes] = []
     first, size = 1, 0
-    for number, raw in enumerate(stream, start=1):
+    number = 0
+    while raw := stream.readline(max_line_bytes + 1):
+        number += 1
+        if len(raw) > max_line_bytes:
+            raise InputError(
+                f"the line is longer than {max_line_bytes:,} bytes, the most one record may hold", line=number
+            )
         line = raw.rstrip(b"\n").rstrip(b"\r")
         lines.append(line)
         size += len(raw)
@@ -402,9 +417,19 @@ def tag_chunks(
         for chunk in chunks:
             pending.append(executor.submit(_work_in_worker, chunk))
             if len(pending) >= in_flight:
-                yield pending.popleft().result()
+                yield _result(pending.popleft(), executor)
         while pending:
-            yield pending.popleft().result()
+            yield _result(pending.popleft(), executor)
     finally:
         for future in pending:
             future.cancel()
+
+
+def _result(future: Future[ChunkResult], executor: Executor) -> ChunkResult:
+    try:
+        return future.result()
+    except BrokenExecutor:
+        kill_pool(executor)  # the others too: a pool that lost a process would wait for it at exit
+        raise WorkerDied(
+            "a worker process died (killed, or out of memory) before it finished its chunk"
+        ) from None

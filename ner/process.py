@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import os
 import signal
 import sys
 from collections.abc import Iterator
+from concurrent.futures import Executor
 from contextlib import contextmanager
 
 
@@ -61,3 +63,17 @@ def die_with_parent(parent: int) -> None:
         return
     if os.getppid() != parent:  # the parent died before the signal was asked for
         os._exit(1)
+
+
+def kill_pool(executor: Executor) -> None:
+    """Shut a process pool down without waiting: its processes are killed first (a hung or stopped
+    worker would never take the shutdown message, and a pool that lost a worker waits for it at exit)."""
+    processes = getattr(executor, "_processes", None) or {}  # private, but the only handle
+    for pid in list(processes):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    executor.shutdown(wait=False, cancel_futures=True)
+
+
+class WorkerDied(RuntimeError):
+    """A worker process ended without an answer (killed, or out of memory)."""

@@ -59,7 +59,9 @@ _PATTERNS = {"conll": _PATTERN, "social": f"{_SOCIAL}|{_PATTERN}"}
 # What the pre-tokenizer splits words on: Rust's char::is_whitespace, the Unicode White_Space set.
 # (Python's str.isspace also counts U+001C-U+001F, so \s would split where Rust does not.)
 _WORD = re.compile("[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
-CACHE_WORDS = 100_000  # the pieces of this many distinct words are remembered between texts
+CACHE_WORDS = 100_000  # the pieces of this many distinct words are remembered between texts ...
+CACHE_WORD_CHARS = 40  # ... if they are no longer than this: long words are rare, and often unique
+CACHE_PIECES = 250_000  # ... and no more pieces than this in all (bounded in bytes: about 40 MB at most)
 _SENTENCE_END = {".", "!", "?", "...", "....", "?!"}
 _CLOSERS = {'"', "'", ")", "]", "’", "”"}
 
@@ -86,13 +88,16 @@ class Tokenizer:
         pattern = _PATTERNS.get(style)
         self._split = None if pattern is None else pre_tokenizers.Split(Regex(pattern), behavior="isolated")
         self._pieces: dict[str, list[tuple[str, int, int]]] = {}  # word -> (piece, start, end)
+        self._cached_pieces = 0
 
     def tokenize(self, text: str) -> list[Token]:
         """All tokens of ``text``, in order.
 
         The pattern is matched within each whitespace-separated word, so each distinct word is split
-        once and its pieces remembered (up to ``CACHE_WORDS`` words): running text repeats most of its
-        words, and the regular expression costs several microseconds a word."""
+        once and its pieces remembered: running text repeats most of its words, and the regular
+        expression costs several microseconds a word. The memory is bounded in bytes, whatever the
+        input: only words of up to ``CACHE_WORD_CHARS`` characters are remembered, at most
+        ``CACHE_WORDS`` of them with ``CACHE_PIECES`` pieces in all."""
         tokens: list[Token] = []
         for match in _WORD.finditer(text):
             word, offset = match.group(), match.start()
@@ -105,11 +110,18 @@ class Tokenizer:
                     # does not
                     split = self._split.pre_tokenize_str(word)
                     pieces = [(p, start, end) for p, (start, end) in split if not p.isspace()]
-                if len(self._pieces) >= CACHE_WORDS:
-                    self._pieces.clear()  # bounded memory; refilling costs a text's worth of splits
-                self._pieces[word] = pieces
+                if len(word) <= CACHE_WORD_CHARS:
+                    if len(self._pieces) >= CACHE_WORDS or self._cached_pieces >= CACHE_PIECES:
+                        self.cache_clear()  # refilling costs a text's worth of splits
+                    self._pieces[word] = pieces
+                    self._cached_pieces += len(pieces)
             tokens.extend(Token(p, offset + start, offset + end) for p, start, end in pieces)
         return _merge_list_numbers(text, tokens)
+
+    def cache_clear(self) -> None:
+        """Forget every remembered word."""
+        self._pieces.clear()
+        self._cached_pieces = 0
 
     def sentences(self, text: str) -> list[list[Token]]:
         """Tokens grouped into sentences: a break after sentence-final punctuation (and any closing

@@ -47,8 +47,10 @@ def _poison(name: str, row: int) -> Callable[[dict[str, Any]], None]:
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (_set("metadata.calibration.temperature", 0.0), "temperature must be finite and positive"),
-        (_set("metadata.calibration.temperature", math.nan), "temperature must be finite and positive"),
+        (_set("metadata.calibration.temperature", 0.0), r"temperature must lie in \[0.05, 20\] \(got 0\)"),
+        (_set("metadata.calibration.temperature", math.nan), "temperature must lie in"),
+        (_set("metadata.calibration.temperature", 1e-300), r"temperature must lie in .*got 1e-300"),
+        (_set("metadata.calibration.temperature", 1e6), "temperature must lie in"),
         (_set("metadata.calibration.temperature", "hot"), "temperature must be a number"),
         (_poison("word_embed.weight_scale", 0), r"state_dict\['word_embed.weight_scale'\] holds NaN"),
         (_poison("proj.weight", 1), r"state_dict\['proj.weight'\] holds NaN"),

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from functools import partial
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from app.batcher import TooLarge, Unavailable
-from app.deps import ReadyDep
+from app.batcher import Reservation, TooLarge, Unavailable
+from app.deps import Ready, ReadyDep
 from app.schemas import ErrorOut, TagRequest, TagResponse
 from app.settings import Settings
-from ner.annotate import entities
-from ner.tagger import Prediction
-from ner.tokenize import Token, join_tokens
+from ner.pipeline import prepare_texts, prepare_token_lists, render
 
 router = APIRouter(tags=["tagging"])
+CHARS_PER_TOKEN = 5  # news runs at 5.5-6 characters a token, spaces included: a slight overestimate
 
 ERRORS: dict[int | str, dict[str, object]] = {
     400: {"model": ErrorOut, "description": "the body is not JSON"},
@@ -45,14 +45,18 @@ def _check_limits(body: TagRequest, settings: Settings) -> JSONResponse | None:
     for i, text in enumerate(body.texts or []):
         if len(text) > settings.max_chars:
             return _too_large(f"texts[{i}] with {len(text)} characters", "max_chars", settings.max_chars)
+    total = sum(map(len, body.texts or [])) + sum(map(len, (t for ts in body.tokens or [] for t in ts)))
+    if total > settings.max_request_chars:
+        what = f"{total} characters in all"
+        return _too_large(what, "max_request_chars", settings.max_request_chars)
     for i, tokens in enumerate(body.tokens or []):
         if len(tokens) > settings.max_tokens:
             return _too_large(f"tokens[{i}] with {len(tokens)} tokens", "max_tokens", settings.max_tokens)
         longest = settings.max_token_chars
-        for j, token in enumerate(tokens):
-            if len(token) > longest:
-                what = f"tokens[{i}][{j}] with {len(token)} characters"
-                return _too_large(what, "max_token_chars", longest)
+        lengths = list(map(len, tokens))
+        if lengths and max(lengths) > longest:
+            j = next(j for j, n in enumerate(lengths) if n > longest)
+            return _too_large(f"tokens[{i}][{j}] with {lengths[j]} characters", "max_token_chars", longest)
     return None
 
 
@@ -60,7 +64,7 @@ class ClientGone(Exception):
     """The client disconnected before its answer was ready."""
 
 
-async def _unless_the_client_leaves(request: Request, work: Awaitable[list[Prediction]]) -> list[Prediction]:
+async def _unless_the_client_leaves(request: Request, work: Awaitable[bytes]) -> bytes:
     """``work``'s result, or :class:`ClientGone` (and ``work`` cancelled, so that a queued request
     costs no model time) if the client disconnects first. The body has been read by then, so the
     next ASGI message can only be the disconnect."""
@@ -76,54 +80,61 @@ async def _unless_the_client_leaves(request: Request, work: Awaitable[list[Predi
 
 
 @router.post("/tag", response_model=TagResponse, responses=ERRORS)
-async def tag(body: TagRequest, ready: ReadyDep, request: Request) -> JSONResponse:
+async def tag(body: TagRequest, ready: ReadyDep, request: Request) -> Response:
     """Find entities. Offsets are Python string indices into each text sent (for ``tokens``, into
-    the tokens joined by single spaces), so ``text[start:end] == entity.text``."""
+    the tokens joined by single spaces), so ``text[start:end] == entity.text``.
+
+    The request is admitted by what it declares before any work is spent on it; tokenising, and
+    building the entities afterwards, run in the preparing thread, never on the event loop."""
     settings = ready.settings
     refused = _check_limits(body, settings)
     if refused is not None:
         return refused
-    docs: list[tuple[str, list[list[Token]]]] = []
-    if body.texts is not None:
-        docs = [(text, ready.tokenizer.sentences(text)) for text in body.texts]
-    else:
-        for tokens in body.tokens or []:
-            text, toks = join_tokens(tokens)
-            step = settings.sentence_tokens
-            docs.append((text, [toks[i : i + step] for i in range(0, len(toks), step)]))
-    flat = [[t.text for t in sentence] for _, sentences in docs for sentence in sentences]
-    if body.document and body.tokens is not None:
-        documents = [flat]  # the token lists are the sentences of one document
-    else:
-        documents = [[[t.text for t in s] for s in sentences] for _, sentences in docs]
-    plan = ready.tagger.reading_plan(documents)  # sentences, or a document's windows or blocks
     try:
-        read = await _unless_the_client_leaves(request, ready.batcher.submit(plan.units, plan.groups))
+        reservation = ready.batcher.reserve(_declared_tokens(body))
+    except TooLarge as exc:
+        return _too_large(
+            f"this request's {exc.what} (estimated from its characters)", exc.limit, exc.maximum
+        )
+    except Unavailable as exc:
+        return _unavailable(exc)
+    try:
+        content = await _unless_the_client_leaves(request, _run(body, ready, reservation))
     except ClientGone:
         return JSONResponse(status_code=499, content={"detail": "the client closed the connection"})
     except TooLarge as exc:  # no queue could ever take it: retrying cannot help
         return _too_large(f"this request's {exc.what}", exc.limit, exc.maximum)
     except Unavailable as exc:
-        return JSONResponse(
-            status_code=exc.status,
-            content={"detail": str(exc)},
-            headers={"Retry-After": str(exc.retry_after)},
-        )
-    predictions = [p for document in plan.regroup(read) for p in document]
-    ready.metrics.tokens.inc(sum(map(len, flat)))
-    # Plain dictionaries in TagResponse's shape: a pydantic model here would be validated again on
-    # the way out, which cost more than the rest of the request handling (tests check the shape).
-    results: list[dict[str, object]] = []
-    position = 0
-    for text, sentences in docs:
-        mine = predictions[position : position + len(sentences)]
-        position += len(sentences)
-        tokens_out = None
-        if body.return_tokens:
-            tokens_out = [
-                {"text": t.text, "start": t.start, "end": t.end, "tag": tag}
-                for sentence, prediction in zip(sentences, mine)
-                for t, tag in zip(sentence, prediction.tags)
-            ]
-        results.append({"entities": [vars(e) for e in entities(text, sentences, mine)], "tokens": tokens_out})
-    return JSONResponse({"model": ready.tagger.name, "results": results})
+        return _unavailable(exc)
+    finally:
+        reservation.release()
+    return Response(content, media_type="application/json")
+
+
+def _declared_tokens(body: TagRequest) -> int:
+    """The tokens a request will make, judged before tokenising it: exact for token lists, from the
+    characters for texts."""
+    if body.tokens is not None:
+        return sum(map(len, body.tokens))
+    return sum(len(text) // CHARS_PER_TOKEN + 1 for text in body.texts or [])
+
+
+async def _run(body: TagRequest, ready: Ready, reservation: Reservation) -> bytes:
+    loop = asyncio.get_running_loop()
+    if body.texts is not None:
+        prepare = partial(prepare_texts, ready.tagger, ready.tokenizer, body.texts)
+    else:
+        step = ready.settings.sentence_tokens
+        prepare = partial(prepare_token_lists, ready.tagger, body.tokens or [], step, body.document)
+    prepared = await loop.run_in_executor(ready.prep, prepare)
+    plan = prepared.plan
+    read = await ready.batcher.submit(plan.units, plan.groups, reservation)
+    ready.metrics.tokens.inc(prepared.tokens)
+    model = ready.tagger.name
+    return await loop.run_in_executor(ready.prep, render, prepared, read, model, body.return_tokens)
+
+
+def _unavailable(exc: Unavailable) -> JSONResponse:
+    return JSONResponse(
+        status_code=exc.status, content={"detail": str(exc)}, headers={"Retry-After": str(exc.retry_after)}
+    )
