@@ -16,9 +16,10 @@ from pathlib import Path
 import torch
 
 from app.batcher import Predict
-from ner.process import die_with_parent, freeze_loaded_objects
+from ner.process import die_with_parent, freeze_loaded_objects, release_free_memory
 from ner.tagger import Prediction, Tagger
 
+TRIM_AFTER_SENTENCES = 64  # a call this large gives its freed memory back (see release_free_memory)
 _tagger: Tagger | None = None
 _batch_size = 256
 
@@ -35,7 +36,11 @@ def _init(path: str, device: str, threads: int, batch_size: int, parent: int) ->
 
 def _predict(sentences: list[list[str]], groups: list[int] | None) -> list[Prediction]:
     assert _tagger is not None, "worker process not initialised"
-    return _tagger.predict(sentences, _batch_size, True, groups)
+    try:
+        return _tagger.predict(sentences, _batch_size, True, groups)
+    finally:
+        if len(sentences) >= TRIM_AFTER_SENTENCES:
+            release_free_memory()
 
 
 def process_worker(
@@ -61,6 +66,10 @@ def thread_worker(tagger: Tagger, batch_size: int) -> tuple[Callable[[], Executo
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="ner-model")
 
     def predict(sentences: list[list[str]], groups: list[int] | None) -> list[Prediction]:
-        return tagger.predict(sentences, batch_size, True, groups)
+        try:
+            return tagger.predict(sentences, batch_size, True, groups)
+        finally:
+            if len(sentences) >= TRIM_AFTER_SENTENCES:
+                release_free_memory()
 
     return make, predict

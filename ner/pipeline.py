@@ -41,9 +41,32 @@ class Prepared:
     tokens: int
 
 
-def prepare_texts(tagger: Planner, tokenizer: Tokenizer, texts: list[str]) -> Prepared:
-    """Raw texts, each one document."""
-    split = [tokenizer.sentences(text) for text in texts]
+class TooManyTokens(Exception):
+    """Texts that make more tokens than the caller can take (found while tokenising, which stops)."""
+
+    def __init__(self, tokens: int, limit: int) -> None:
+        super().__init__(f"more than {limit} tokens (at least {tokens})")
+        self.tokens = tokens
+        self.limit = limit
+
+
+def prepare_texts(
+    tagger: Planner, tokenizer: Tokenizer, texts: list[str], max_tokens: int | None = None
+) -> Prepared:
+    """Raw texts, each one document.
+
+    Raises:
+        TooManyTokens: the texts make more than ``max_tokens`` tokens; tokenising stops at the first
+            text past it, so the work spent on such input stays bounded.
+    """
+    split = []
+    tokens = 0
+    for text in texts:
+        sentences = tokenizer.sentences(text)
+        tokens += sum(map(len, sentences))
+        if max_tokens is not None and tokens > max_tokens:
+            raise TooManyTokens(tokens, max_tokens)
+        split.append(sentences)
     return _prepared(tagger, texts, split, document=False)
 
 

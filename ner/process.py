@@ -47,6 +47,25 @@ def stop_on_signals() -> Iterator[list[int]]:
             signal.signal(s, h)
 
 
+_LIBC: ctypes.CDLL | None = None
+
+
+def release_free_memory() -> None:
+    """Give the C heap's free memory back to the system (glibc's ``malloc_trim``; elsewhere a no-op).
+
+    A large batch leaves megabytes of freed arrays that glibc keeps for later, so a process that once
+    tagged a big request would look hundreds of MB larger for good; trimming costs about a millisecond."""
+    global _LIBC
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        if _LIBC is None:
+            _LIBC = ctypes.CDLL("libc.so.6")
+        _LIBC.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 

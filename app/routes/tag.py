@@ -13,9 +13,12 @@ from app.batcher import Reservation, TooLarge, Unavailable
 from app.deps import Ready, ReadyDep
 from app.schemas import ErrorOut, TagRequest, TagResponse
 from app.settings import Settings
-from ner.pipeline import prepare_texts, prepare_token_lists, render
+from ner.core import Prediction
+from ner.pipeline import Prepared, TooManyTokens, prepare_texts, prepare_token_lists, render
+from ner.process import release_free_memory
 
 router = APIRouter(tags=["tagging"])
+TRIM_AFTER_TOKENS = 20_000
 CHARS_PER_TOKEN = 5  # news runs at 5.5-6 characters a token, spaces included: a slight overestimate
 
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -104,6 +107,8 @@ async def tag(body: TagRequest, ready: ReadyDep, request: Request) -> Response:
         return JSONResponse(status_code=499, content={"detail": "the client closed the connection"})
     except TooLarge as exc:  # no queue could ever take it: retrying cannot help
         return _too_large(f"this request's {exc.what}", exc.limit, exc.maximum)
+    except TooManyTokens as exc:
+        return _too_large(f"this request's {exc.tokens}+ tokens", "queue_tokens", exc.limit)
     except Unavailable as exc:
         return _unavailable(exc)
     finally:
@@ -122,7 +127,8 @@ def _declared_tokens(body: TagRequest) -> int:
 async def _run(body: TagRequest, ready: Ready, reservation: Reservation) -> bytes:
     loop = asyncio.get_running_loop()
     if body.texts is not None:
-        prepare = partial(prepare_texts, ready.tagger, ready.tokenizer, body.texts)
+        limit = ready.settings.queue_tokens  # more could never be queued: stop tokenising there
+        prepare = partial(prepare_texts, ready.tagger, ready.tokenizer, body.texts, limit)
     else:
         step = ready.settings.sentence_tokens
         prepare = partial(prepare_token_lists, ready.tagger, body.tokens or [], step, body.document)
@@ -130,8 +136,16 @@ async def _run(body: TagRequest, ready: Ready, reservation: Reservation) -> byte
     plan = prepared.plan
     read = await ready.batcher.submit(plan.units, plan.groups, reservation)
     ready.metrics.tokens.inc(prepared.tokens)
-    model = ready.tagger.name
-    return await loop.run_in_executor(ready.prep, render, prepared, read, model, body.return_tokens)
+    name = ready.tagger.name
+    return await loop.run_in_executor(ready.prep, _render, prepared, read, name, body.return_tokens)
+
+
+def _render(prepared: Prepared, read: list[Prediction], model: str, return_tokens: bool) -> bytes:
+    try:
+        return render(prepared, read, model, return_tokens)
+    finally:
+        if prepared.tokens >= TRIM_AFTER_TOKENS:
+            release_free_memory()  # a large request's freed memory goes back to the system
 
 
 def _unavailable(exc: Unavailable) -> JSONResponse:
