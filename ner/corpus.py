@@ -426,10 +426,17 @@ def tag_chunks(
 
 
 def _result(future: Future[ChunkResult], executor: Executor) -> ChunkResult:
-    try:
-        return future.result()
-    except BrokenExecutor:
+    """The chunk's result, or :class:`WorkerDied` once any worker has died. Python's pool can hang for
+    good when a worker dies while the pool's pipe is full (its cleanup waits on the dead reader), so
+    the workers are looked at every half second rather than trusting the pool to notice."""
+    while True:
+        try:
+            return future.result(timeout=0.5)
+        except TimeoutError:
+            processes = getattr(executor, "_processes", None) or {}  # private, but the only handle
+            if all(p.exitcode is None for p in list(processes.values())):
+                continue
+        except BrokenExecutor:
+            pass
         kill_pool(executor)  # the others too: a pool that lost a process would wait for it at exit
-        raise WorkerDied(
-            "a worker process died (killed, or out of memory) before it finished its chunk"
-        ) from None
+        raise WorkerDied("a worker process died (killed, or out of memory) before it finished its chunk")

@@ -455,3 +455,94 @@ def _serves_documents_as_the_tagger_reads_them(tagger: Tagger, lists: list[list[
     assert [e.score for p in together for e in p.entities] != pytest.approx(
         [e.score for p in alone for e in p.entities], abs=1e-5
     )
+
+
+def test_a_request_over_max_request_chars_is_refused_before_any_tokenising(
+    tagger: Tagger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ner.tokenize import Tokenizer
+
+    def never(self: Tokenizer, text: str) -> object:
+        raise AssertionError("tokenised a request that its size refuses")
+
+    monkeypatch.setattr(Tokenizer, "sentences", never)
+    with TestClient(create_app(Settings(max_request_chars=1000), tagger)) as c:
+        started = time.perf_counter()
+        response = c.post("/tag", json={"texts": ["x" * 600, "y" * 600]})
+        assert time.perf_counter() - started < 1
+        assert response.status_code == 413
+        assert response.json()["limit"] == "max_request_chars"
+        response = c.post("/tag", json={"tokens": [["x" * 600], ["y" * 600]]})
+        assert response.json()["limit"] == "max_request_chars"
+
+
+def test_texts_that_make_more_tokens_than_any_queue_takes_are_413(tagger: Tagger) -> None:
+    """A token per character (commas): the estimate from characters admits it; tokenising stops at
+    queue_tokens and refuses it."""
+    with TestClient(create_app(Settings(queue_tokens=300), tagger)) as c:
+        dense = ",".join("a" * 200)  # 399 characters, 399 tokens
+        response = c.post("/tag", json={"texts": [dense]})
+        assert response.status_code == 413
+        assert response.json()["limit"] == "queue_tokens"
+        assert c.post("/tag", json={"texts": ["Alice went home."]}).status_code == 200
+
+
+def test_tokenising_runs_off_the_event_loop(tagger: Tagger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a request is being tokenised (slowly, here), /health answers at once."""
+    from ner.tokenize import Tokenizer
+
+    sentences = Tokenizer.sentences
+
+    def slow(self: Tokenizer, text: str) -> object:
+        time.sleep(1.0)
+        return sentences(self, text)
+
+    monkeypatch.setattr(Tokenizer, "sentences", slow)
+    with TestClient(create_app(Settings(), tagger)) as c:
+
+        async def scenario() -> tuple[int, float, int]:
+            app = c.app
+            tagging = asyncio.ensure_future(_asgi_post(app, b'{"texts": ["Alice stayed."]}', leave=False))
+            await asyncio.sleep(0.2)
+            transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                started = time.perf_counter()
+                health = await client.get("/health")
+                seconds = time.perf_counter() - started
+            return health.status_code, seconds, await tagging
+
+        assert c.portal is not None
+        health, seconds, tagged = c.portal.call(scenario)
+    assert (health, tagged) == (200, 200)
+    assert seconds < 0.3
+
+
+def test_head_works_where_get_does(client: TestClient) -> None:
+    for path in ("/health", "/ready", "/info", "/metrics"):
+        response = client.head(path)
+        assert response.status_code == 200, path
+        assert response.headers["x-request-id"]
+    assert client.head("/tag").status_code == 405
+
+
+def test_422_never_echoes_an_unknown_key(client: TestClient) -> None:
+    response = client.post("/tag", json={"texts": ["a"], "secret-token-123": 1})
+    assert response.status_code == 422
+    assert "secret-token-123" not in response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "<unknown key>"]
+    response = client.post("/tag", json={"tokens": [["a b"]]})
+    assert response.status_code == 422 and "a b" not in response.text
+
+
+def test_api_keys_with_no_key_in_them_stop_the_start() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="api_keys holds no key"):
+        Settings(api_keys=",, ,")
+    assert Settings(api_keys=" k1 ,").keys() == ["k1"]
+
+
+def test_serve_refuses_api_keys_without_a_key(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    monkeypatch.setenv("NER_API_KEYS", ",,")
+    assert main(["serve"]) == 2
+    assert "api_keys holds no key" in caplog.text

@@ -155,3 +155,52 @@ def test_a_call_past_its_deadline_is_504_and_the_worker_is_replaced() -> None:
 
     asyncio.run(scenario())
     assert len(pools) == 2
+
+
+def test_an_idle_server_admits_whatever_speed_it_learned() -> None:
+    """A slow call teaches a high cost per token; once nothing runs, a request that alone would
+    take longer than max_wait_s is still admitted (nothing to wait for: a retry could only be slower)."""
+    calls: list[int] = []
+
+    async def scenario() -> None:
+        batcher = MicroBatcher(
+            _pool, _slow(0.2, calls), max_batch=8, wait_ms=0, queue_limit=100, metrics=Metrics(),
+            max_wait_s=0.05,
+        )  # fmt: skip
+        batcher.start()
+        await batcher.submit([["w"] * 100])  # 2 ms a token: 100 tokens "wait" 0.2 s > 0.05
+        assert batcher.estimated_wait(100) > 0.05
+        await batcher.submit([["w"] * 100])  # idle: admitted
+        running = asyncio.ensure_future(batcher.submit([["w"] * 100]))
+        await asyncio.sleep(0.02)
+        with pytest.raises(Overloaded, match="estimated wait"):
+            await batcher.submit([["w"] * 100])  # behind a running call: refused
+        await running
+        await batcher.stop()
+
+    asyncio.run(scenario())
+    assert calls == [1, 1, 1]
+
+
+def test_a_reservation_holds_room_until_submitted_or_released() -> None:
+    calls: list[int] = []
+
+    async def scenario() -> None:
+        batcher = MicroBatcher(
+            _pool, _echo(calls), max_batch=8, wait_ms=0, queue_limit=100, metrics=Metrics(), queue_tokens=100
+        )
+        batcher.start()
+        with pytest.raises(TooLarge, match="101 tokens exceeds queue_tokens=100"):
+            batcher.reserve(101)
+        held = batcher.reserve(80)
+        with pytest.raises(Overloaded, match="80 tokens already queued"):
+            batcher.reserve(30)  # the first request, still being tokenised, counts
+        held.release()
+        held.release()  # twice is once
+        second = batcher.reserve(30)
+        out = await batcher.submit([["w"] * 20], reservation=second)  # the real count replaces it
+        assert len(out) == 1
+        assert batcher.reserve(100) is not None  # everything was given back
+        await batcher.stop()
+
+    asyncio.run(scenario())

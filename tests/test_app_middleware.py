@@ -72,3 +72,41 @@ def test_json_log_lines_carry_the_extra_fields() -> None:
     line = json.loads(JsonFormatter().format(record))
     assert line["message"] == "POST /tag" and line["request_id"] == "r1" and line["logger"] == "app.access"
     assert line["level"] == "INFO" and line["time"].endswith("+00:00")
+
+
+def test_requests_past_limit_concurrency_are_503_but_probes_never(tagger: Tagger) -> None:
+    """One request in progress (held by a slow model) fills limit_concurrency=1: the next /tag gets a
+    JSON 503 with Retry-After and a request id; /health and /ready still answer 200."""
+    import asyncio
+    import time
+
+    import httpx
+
+    predict = tagger.predict
+
+    def slow(*args: object, **kwargs: object) -> object:
+        time.sleep(0.5)
+        return predict(*args, **kwargs)  # type: ignore[arg-type]
+
+    with TestClient(create_app(Settings(limit_concurrency=1), tagger)) as c:
+        c.app.state.ready.tagger.predict = slow  # type: ignore[attr-defined]
+
+        async def scenario() -> list[httpx.Response]:
+            transport = httpx.ASGITransport(app=c.app)  # type: ignore[arg-type]
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                first = asyncio.ensure_future(client.post("/tag", json=BODY))
+                await asyncio.sleep(0.2)
+                others = [await client.post("/tag", json=BODY), await client.get("/health")]
+                others.append(await client.get("/ready"))
+                return [await first, *others]
+
+        try:
+            assert c.portal is not None
+            first, refused, health, ready = c.portal.call(scenario)
+        finally:
+            del c.app.state.ready.tagger.predict  # type: ignore[attr-defined]
+        assert first.status_code == 200
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+        assert "limit_concurrency=1" in refused.json()["detail"] and refused.headers["x-request-id"]
+        assert (health.status_code, ready.status_code) == (200, 200)
+        assert c.post("/tag", json=BODY).status_code == 200  # the count went back down

@@ -194,7 +194,7 @@ def test_the_head_deadline_holds_with_either_parser(parser: str, monkeypatch: py
         monkeypatch.setitem(sys.modules, "uvicorn.protocols.http.httptools_impl", None)  # as if absent
     else:
         pytest.importorskip("httptools")
-    protocol = _protocol(0.5)
+    protocol = _protocol(0.5, max_head_bytes=65_536)
     assert protocol.__name__ == {"httptools": "HttpTools", "h11": "H11"}[parser]
 
     async def app(scope: dict[str, object], receive: object, send: object) -> None:
@@ -203,7 +203,10 @@ def test_the_head_deadline_holds_with_either_parser(parser: str, monkeypatch: py
         await send({"type": "http.response.body", "body": b"ok"})  # type: ignore[operator]
 
     port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, http=protocol, lifespan="off", log_config=None)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, http=protocol, lifespan="off", log_config=None,
+        h11_max_incomplete_event_size=65_536,  # as serve() sets it
+    )  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -215,6 +218,13 @@ def test_the_head_deadline_holds_with_either_parser(parser: str, monkeypatch: py
             assert client.get("/").text == "ok"
             time.sleep(0.8)  # idle past the deadline: a kept-alive connection is closed, and reopened
             assert client.get("/").text == "ok"
+            assert client.get("/", headers={"x-pad": "a" * 60_000}).text == "ok"  # under the limit
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:  # a head over it: refused
+            try:
+                status = client.get("/", headers={"x-pad": "a" * 200_000}).status_code
+            except httpx.TransportError:  # h11's 400 and close can reset a client still sending
+                status = 0
+            assert status in {"httptools": {431}, "h11": {400, 0}}[parser]
         silent = socket.create_connection(("127.0.0.1", port))
         slow = socket.create_connection(("127.0.0.1", port))
         slow.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")

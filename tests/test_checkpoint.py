@@ -115,3 +115,78 @@ def test_int8_word_rows_are_within_half_a_step_of_the_original() -> None:
     assert np.array_equal(
         word_vectors({"word_embed.weight": weight.astype(np.float16)}), weight.astype(np.float16)
     )
+
+
+def _crafted(path: Path, size: tuple[int, ...], stride: tuple[int, ...], offset: int = 0) -> Path:
+    """A torch.save-shaped archive whose one tensor has the given shape, strides and offset over a
+    storage of 4 floats: what a hostile file can claim."""
+    import io
+    import pickle
+    from collections import OrderedDict
+
+    class Storage:
+        pass
+
+    class Tensor:
+        def __reduce__(self) -> tuple[object, ...]:
+            args = (Storage(), offset, size, stride, False, OrderedDict())
+            return torch._utils._rebuild_tensor_v2, args
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, obj: object) -> object:
+            return ("storage", torch.FloatStorage, "0", "cpu", 4) if isinstance(obj, Storage) else None
+
+    data = io.BytesIO()
+    Pickler(data, protocol=2).dump({"state_dict": {"w": Tensor()}})
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", data.getvalue())
+        archive.writestr("archive/data/0", b"\x00" * 16)
+        archive.writestr("archive/version", "3\n")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("size", "stride", "offset"),
+    [
+        ((4,), (1_000_000_000,), 0),
+        ((2, 2), (2, 1), 1),
+        ((4,), (1,), 1 << 40),
+        ((4,), (-1,), 3),
+        ((4,), (1,), -2),
+    ],
+)
+def test_tensors_that_reach_outside_their_storage_are_refused_by_both_loaders(
+    tmp_path: Path, size: tuple[int, ...], stride: tuple[int, ...], offset: int
+) -> None:
+    path = _crafted(tmp_path / "crafted.pt", size, stride, offset)
+    for load in LOADERS:
+        with pytest.raises(InputError, match="not a readable checkpoint") as refused:
+            load(path)
+        assert "\n" not in str(refused.value) and "\x1b" not in str(refused.value)
+    fine = _crafted(tmp_path / "fine.pt", (2, 2), (2, 1))  # in bounds: read, then found incomplete
+    for load in LOADERS:
+        with pytest.raises(InputError, match="not a model checkpoint: missing format_version"):
+            load(fine)
+
+
+def test_loader_errors_are_one_plain_line_without_unsafe_advice() -> None:
+    from ner.checkpoint import _first_line
+
+    noisy = RuntimeError(
+        "\x1b[1m\x1b[31mWeights only load failed.\x1b[0m\nPlease file an issue.\n"
+        "Re-running `torch.load` with `weights_only` set to `False` will likely succeed, but it can "
+        "result in arbitrary code execution. Do it only if you trust the source."
+    )
+    assert _first_line(noisy) == "RuntimeError: Weights only load failed."
+    assert _first_line(RuntimeError("\n\n")) == "RuntimeError"
+
+
+def test_a_failed_torch_write_is_an_oserror_and_leaves_no_file(tmp_path: Path, monkeypatch) -> None:
+    def failing(obj: object, f: object) -> None:
+        raise RuntimeError("[enforce fail at inline_container.cc:626] . unexpected pos 64 vs 0\nmore")
+
+    monkeypatch.setattr(torch, "save", failing)
+    with pytest.raises(OSError, match="cannot write the checkpoint") as failed:
+        save_atomic({"a": 1}, tmp_path / "m.pt")
+    assert "\n" not in str(failed.value)
+    assert list(tmp_path.iterdir()) == []

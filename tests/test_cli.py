@@ -548,3 +548,68 @@ def test_train_with_a_teacher_distils_and_a_missing_one_exits_2(
     assert main([*_train_args(data_dir, tmp_path, out), "--teacher", str(model_path)]) == 0
     config = load_checkpoint(out)["metadata"]["train_config"]
     assert list(config["teachers"]) == [str(model_path)] and config["distil"] == 0.5
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+def test_a_full_disk_while_tagging_keeps_the_partial_file_and_resume_finishes(
+    model_path: Path, tmp_path: Path, capsys, monkeypatch, suffix: str
+) -> None:
+    import errno
+
+    from ner.files import Output
+
+    source = _write_jsonl(tmp_path / "in.jsonl", CORPUS)
+    out = tmp_path / f"out.jsonl{suffix}"
+    args = _tag(model_path, "--input", str(source), "--output", str(out), "--workers", "1")
+    write = Output.write
+
+    def full_disk(self: Output, text: str) -> None:
+        write(self, text[: len(text) // 2])  # half a chunk reaches the disk
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Output, "write", full_disk)
+    assert main(args) == 2
+    assert capsys.readouterr().err.strip() == "ner: error: No space left on device"
+    assert not out.exists() and (tmp_path / f"{out.name}.partial").exists()
+    monkeypatch.setattr(Output, "write", write)
+    assert main([*args, "--resume"]) == 0
+    assert (
+        main(_tag(model_path, "--input", str(source), "--output", str(tmp_path / f"ref.jsonl{suffix}"))) == 0
+    )
+    assert out.read_bytes() == (tmp_path / f"ref.jsonl{suffix}").read_bytes() or suffix == ".gz"
+    if suffix == ".gz":
+        import gzip
+
+        assert gzip.decompress(out.read_bytes()) == gzip.decompress((tmp_path / "ref.jsonl.gz").read_bytes())
+
+
+def test_a_worker_killed_mid_run_ends_ner_tag_with_exit_3_and_resume_finishes(
+    model_path: Path, tmp_path: Path
+) -> None:
+    lines = [json.dumps({"text": f"Alice Walker visited Paris on day {i}."}) for i in range(30_000)]
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out.jsonl"
+    args = ["--input", str(source), "--output", str(out), "--workers", "2", "--backend", "numpy"]
+    cmd = [sys.executable, "-m", "ner.cli", "tag", "--model", str(model_path), *args]
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as sink:  # a file, not a pipe: the test waits for ner tag, not its pipe's readers
+        proc = subprocess.Popen(cmd, stderr=sink)
+    partial = tmp_path / "out.jsonl.partial"
+    deadline = time.monotonic() + 60
+    while (not partial.exists() or partial.stat().st_size < 20_000) and time.monotonic() < deadline:
+        time.sleep(0.02)  # the workers are tagging
+    workers = _children(proc.pid)
+    assert len(workers) == 2
+    os.kill(workers[0], signal.SIGKILL)
+    proc.wait(timeout=60)  # ended, not hung
+    err = log.read_text()
+    assert proc.returncode == 3, err
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()], "orphaned workers"
+    assert "a worker process died" in err and "--resume" in err
+    assert not out.exists() and partial.exists()
+    assert main(_tag(model_path, *args, "--resume")) == 0
+    assert len(out.read_text().splitlines()) == 30_000

@@ -167,3 +167,18 @@ def test_a_context_model_tags_conll_documents_as_ner_evaluate_reads_them(tagger:
     scores = [e["score"] for r in records for e in json.loads(r)["entities"]]
     read = tagger.predict_documents([first, second])
     assert scores == pytest.approx([e.score for d in read for p in d for e in p.entities], abs=1e-4)
+
+
+def test_a_line_longer_than_the_limit_is_refused_by_number_without_reading_it_whole() -> None:
+    import io
+
+    from ner.corpus import read_chunks
+    from ner.errors import InputError
+
+    stream = io.BytesIO(b"short\n" + b"x" * 5000 + b"\nafter\n")
+    chunks = read_chunks(stream, "text", chunk_bytes=1, max_line_bytes=1000)
+    assert next(chunks).lines == [b"short"]
+    with pytest.raises(InputError, match="line is longer than 1,000 bytes") as refused:
+        next(chunks)
+    assert refused.value.line == 2
+    assert stream.tell() < 2100  # no more than the limit was read of it

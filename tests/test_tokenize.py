@@ -113,3 +113,19 @@ def test_social_style_keeps_handles_tags_urls_and_emoji_whole() -> None:
     assert [(t.text, t.start) for t in spaced] == [("Hi", 0), ("there,", 4), ("@you!", 11), ("ok", 17)]
     with pytest.raises(ValueError, match="unknown tokenizer style 'tweets'"):
         Tokenizer(style="tweets")
+
+
+def test_the_word_cache_is_bounded_in_bytes_whatever_the_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Long unique words (each thousands of pieces) are never remembered, and the pieces remembered
+    in all stay under CACHE_PIECES: memory cannot grow with what is sent."""
+    import ner.tokenize as tokenize
+
+    monkeypatch.setattr(tokenize, "CACHE_PIECES", 50)
+    tokenizer = Tokenizer()
+    for i in range(20):
+        tokenizer.tokenize(f"q{i}," + ",".join("a" * 2000))  # one word, 4,000 pieces
+    assert tokenizer._pieces == {}
+    for i in range(200):
+        tokenizer.tokenize(f"w{i},x,y")  # short words of 5 pieces
+        assert tokenizer._cached_pieces <= 55
+    assert tokenizer.tokenize("w199,x,y") == tokenizer.tokenize("w199,x,y")  # cached or not, the same
