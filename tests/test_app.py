@@ -502,7 +502,8 @@ def test_tokenising_runs_off_the_event_loop(tagger: Tagger, monkeypatch: pytest.
 
         async def scenario() -> tuple[int, float, int]:
             app = c.app
-            tagging = asyncio.ensure_future(_asgi_post(app, b'{"texts": ["Alice stayed."]}', leave=False))
+            long = json.dumps({"texts": ["Alice stayed. " * 100]}).encode()  # above the inline size
+            tagging = asyncio.ensure_future(_asgi_post(app, long, leave=False))
             await asyncio.sleep(0.2)
             transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
