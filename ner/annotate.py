@@ -22,16 +22,29 @@ class TextEntity:
 
 
 def entities(text: str, sentences: list[list[Token]], predictions: list[Prediction]) -> list[TextEntity]:
-    """Entities of one text, given its sentences and one prediction per sentence."""
+    """Entities of one text, given its sentences and one prediction per sentence.
+
+    A name never begins or ends with a token that holds no letter or digit (a quote, a dash, an
+    emoji): such tokens are trimmed from the entity's edges, and an entity of nothing else is
+    dropped. The score stays that of the span the model found."""
     found = []
     base = 0
     for tokens, prediction in zip(sentences, predictions, strict=True):
         for e in prediction.entities:
-            start, end = tokens[e.start].start, tokens[e.end - 1].end
+            first, last = e.start, e.end
+            while first < last and not _wordlike(tokens[first].text):
+                first += 1
+            while last > first and not _wordlike(tokens[last - 1].text):
+                last -= 1
+            if first == last:
+                continue
+            start, end = tokens[first].start, tokens[last - 1].end
             found.append(
-                TextEntity(
-                    text[start:end], e.label, start, end, round(e.score, 4), base + e.start, base + e.end
-                )
+                TextEntity(text[start:end], e.label, start, end, round(e.score, 4), base + first, base + last)
             )
         base += len(tokens)
     return found
+
+
+def _wordlike(token: str) -> bool:
+    return token.isalnum() or any(c.isalnum() for c in token)

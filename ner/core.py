@@ -17,7 +17,8 @@ from ner.tags import Scheme, Span, allowed_transitions, spans_from_tags, tags_fr
 
 if TYPE_CHECKING:
     from ner.annotate import TextEntity
-    from ner.tokenize import Token, Tokenizer
+    from ner.pipeline import Prepared
+    from ner.tokenize import Tokenizer
 
 MAX_LEN = 256  # longer sentences are tagged in pieces of this many tokens, bounding memory
 # A model with document memory reads whole blocks of documents together, up to this many tokens at a
@@ -314,26 +315,25 @@ class TaggerCore:
     ) -> list[list[TextEntity]]:
         """Entities of raw texts, as ``POST /tag`` gives them: ``start``/``end`` are character offsets
         into each text (``text[e.start:e.end] == e.text``), ``token_start``/``token_end`` count tokens
-        over the whole text. The sentences of all the texts are tagged together.
+        over the whole text. The sentences of all the texts are tagged together; each text is a
+        document. The text pipeline is :mod:`ner.pipeline`, which every entry point shares.
 
         Args:
             tokenizer: splits texts into tokens and sentences (default: the model's own style, as the
                 service uses it, sentences cut at 128 tokens).
         """
+        from ner.pipeline import prepare_texts  # the pipeline builds on this module
         from ner.tokenize import Tokenizer
 
         tokenizer = tokenizer or Tokenizer(style=self.tokenizer_style)
-        return self.tag_sentences(texts, [tokenizer.sentences(text) for text in texts], batch_size)
+        return self.tag_prepared(prepare_texts(self, tokenizer, texts), batch_size)
 
-    def tag_sentences(
-        self, texts: list[str], split: list[list[list[Token]]], batch_size: int = 256
-    ) -> list[list[TextEntity]]:
-        """:meth:`tag_texts` for texts already split into sentences of tokens with offsets."""
-        from ner.annotate import entities  # annotate builds on this module
+    def tag_prepared(self, prepared: Prepared, batch_size: int = 256) -> list[list[TextEntity]]:
+        """Entities of texts already prepared by :mod:`ner.pipeline` (tokenised, planned)."""
+        from ner.pipeline import entities_of
 
-        documents = [[[t.text for t in sentence] for sentence in sentences] for sentences in split]
-        predicted = self.predict_documents(documents, batch_size=batch_size)  # a text is a document
-        return [entities(text, sentences, mine) for text, sentences, mine in zip(texts, split, predicted)]
+        plan = prepared.plan
+        return entities_of(prepared, self.predict(plan.units, batch_size, True, plan.groups))
 
     def predict_documents(
         self, documents: list[list[list[str]]], batch_size: int = 256, scores: bool = True

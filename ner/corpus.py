@@ -34,6 +34,7 @@ from ner.annotate import entities
 from ner.conll import DOCSTART
 from ner.core import Prediction, TaggerCore
 from ner.errors import InputError
+from ner.pipeline import prepare_split
 from ner.process import WorkerDied, kill_pool
 from ner.tokenize import Token, Tokenizer, join_tokens
 
@@ -255,7 +256,7 @@ class ChunkTagger:
         return [[vars(e) for e in ents] for ents in found]
 
     def _entities(self, texts: list[str], split: list[list[list[Token]]]) -> list[list[dict[str, Any]]]:
-        found = self.tagger.tag_sentences(texts, split, self.job.batch_size)
+        found = self.tagger.tag_prepared(prepare_split(self.tagger, texts, split), self.job.batch_size)
         return [[vars(e) for e in ents] for ents in found]  # the dictionaries POST /tag gives
 
     def _texts(self, chunk: Chunk, result: ChunkResult) -> str:

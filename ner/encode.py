@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ner.normalize import model_form
 from ner.vocab import Vocab, WordVocab
 
 if TYPE_CHECKING:
@@ -88,12 +89,18 @@ class Encoder:
         return [index.get(c, unk) for c in token[:MAX_WORD_CHARS]] or [unk]
 
     def encode(self, tokens: list[str], tags: list[str] | None = None) -> Encoded:
+        """One sentence, each token read in its model form (:func:`ner.normalize.model_form`)."""
+        forms = [model_form(t) for t in tokens]
         return Encoded(
-            words=[self.words.get(t) for t in tokens],
-            chars=[self.spell(t) for t in tokens],
-            casing=[casing(t) for t in tokens],
+            words=[self.words.get(t) for t in forms],
+            chars=[self.spell(t) for t in forms],
+            casing=[casing(t) for t in forms],
             tags=[] if tags is None else [self.tags.index[t] for t in tags],
         )
+
+    def _encode_token(self, token: str) -> tuple[int, int, list[int]]:
+        form = model_form(token)
+        return self.words.get(form), casing(form), self.spell(form)
 
     def batch(self, sentences: list[list[str]]) -> Batch:
         """Padded tensors for untagged sentences (none empty), as ``collate`` of their encodings gives."""
@@ -104,7 +111,8 @@ class Encoder:
     def arrays(self, sentences: list[list[str]]) -> Arrays:
         """:meth:`batch` as numpy arrays.
 
-        The fast path for tagging: each distinct token of the batch is looked up once (and remembered
+        The fast path for tagging: each distinct token of the batch is read in its model form and
+        looked up once (and remembered
         for later batches, up to ``CACHE_TOKENS`` tokens of up to ``CACHE_TOKEN_CHARS`` characters), and
         the padded arrays are filled by numpy
         indexing rather than token by token."""
@@ -115,7 +123,7 @@ class Encoder:
         char_index = np.zeros(mask.shape, dtype=np.int64)
         char_index[mask] = np.fromiter(map(rows.__getitem__, tokens), dtype=np.int64, count=len(tokens))
         known = self._known
-        fresh = {t: (self.words.get(t), casing(t), self.spell(t)) for t in rows if t not in known}
+        fresh = {t: self._encode_token(t) for t in rows if t not in known}
         encoded = [known.get(t) or fresh[t] for t in rows]
         if len(known) + len(fresh) > CACHE_TOKENS:
             known.clear()  # bounded memory; refilling costs one batch's worth of lookups

@@ -59,7 +59,7 @@ def prepare_texts(
         TooManyTokens: the texts make more than ``max_tokens`` tokens; tokenising stops at the first
             text past it, so the work spent on such input stays bounded.
     """
-    split = []
+    split: list[list[list[Token]]] = []
     tokens = 0
     for text in texts:
         sentences = tokenizer.sentences(text)
@@ -67,6 +67,11 @@ def prepare_texts(
         if max_tokens is not None and tokens > max_tokens:
             raise TooManyTokens(tokens, max_tokens)
         split.append(sentences)
+    return _prepared(tagger, texts, split, document=False)
+
+
+def prepare_split(tagger: Planner, texts: list[str], split: list[list[list[Token]]]) -> Prepared:
+    """Raw texts already split into sentences (by :meth:`Tokenizer.sentences`), each one document."""
     return _prepared(tagger, texts, split, document=False)
 
 
@@ -85,7 +90,7 @@ def prepare_token_lists(
 
 
 def _prepared(tagger: Planner, texts: list[str], split: list[list[list[Token]]], document: bool) -> Prepared:
-    documents = [[[t.text for t in sentence] for sentence in sentences] for sentences in split]
+    documents = [[[t.word for t in sentence] for sentence in sentences] for sentences in split]
     if document:
         documents = [[s for d in documents for s in d]]
     tokens = sum(len(s) for d in documents for s in d)

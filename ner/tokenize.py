@@ -63,15 +63,31 @@ CACHE_WORDS = 100_000  # the pieces of this many distinct words are remembered b
 CACHE_WORD_CHARS = 40  # ... if they are no longer than this: long words are rare, and often unique
 CACHE_PIECES = 250_000  # ... and no more pieces than this in all (bounded in bytes: about 40 MB at most)
 _SENTENCE_END = {".", "!", "?", "...", "....", "?!"}
+# A line break: \r\n counts once. What tokenize reads past: characters that print nothing inside a
+# word, and a hyphen breaking a word across a line end (group 1).
+_BREAK = re.compile(r"\r\n|[\n\r\x0b\x0c\x85\u2028\u2029]")
+_HIDDEN = re.compile(r"(?<=[^\W\d_])(-[ \t]*(?:\r\n|\n)[ \t]*)(?=[^\W\d_])|[\u00ad\u200b\u2060\ufeff]")
+_LIST_ITEM = re.compile(r"(?:[-*+\u2022\u2023\u25e6\u2043\u2013\u2014]|\(?\w{1,3}[.)])\s")
+MIN_WRAP_WIDTH = 40  # lines shorter than this are never taken for a wrapped paragraph
+WRAP_SLACK = 15  # a wrapped line runs at least this close to the width
 _CLOSERS = {'"', "'", ")", "]", "’", "”"}
 
 
 class Token(NamedTuple):
-    """A token and where it lies in the text: ``text[start:end]`` (a tuple: made by the thousand)."""
+    """A token and where it lies in the text: ``text[start:end]`` (a tuple: made by the thousand).
+
+    ``form`` is what the token reads as when that differs from its text: a word hyphenated across a
+    line end (``"Ger-\nmany"`` reads ``"Germany"``) or holding a soft hyphen or zero-width character.
+    The model reads :attr:`word`; :func:`ner.normalize.model_form` then maps typography."""
 
     text: str
     start: int
     end: int
+    form: str = ""
+
+    @property
+    def word(self) -> str:
+        return self.form or self.text
 
 
 class Tokenizer:
@@ -91,6 +107,30 @@ class Tokenizer:
         self._cached_pieces = 0
 
     def tokenize(self, text: str) -> list[Token]:
+        """All tokens of ``text``, in order (see :meth:`_tokenize`). Characters that print nothing
+        inside a word (soft hyphens, zero-width ones) and a hyphen that breaks a word across a line
+        end are read past: the text is tokenised without them and the offsets mapped back, so a
+        token's ``form`` is the word and its ``text`` what was written."""
+        if not _HIDDEN.search(text):
+            return self._tokenize(text)
+        kept: list[int] = []  # index in text of each character of the cleaned text
+        position = 0
+        for hidden in _HIDDEN.finditer(text):
+            kept.extend(range(position, hidden.start()))
+            # a hyphenated line end: the hyphen stays before a capital ("Anglo-\nDutch")
+            if hidden.group(1) is not None and text[hidden.end()].isupper():
+                kept.append(hidden.start())
+            position = hidden.end()
+        kept.extend(range(position, len(text)))
+        clean = "".join(text[i] for i in kept)
+        out = []
+        for token in self._tokenize(clean):
+            start, end = kept[token.start], kept[token.end - 1] + 1
+            written = text[start:end]
+            out.append(Token(written, start, end, "" if written == token.text else token.text))
+        return out
+
+    def _tokenize(self, text: str) -> list[Token]:
         """All tokens of ``text``, in order.
 
         The pattern is matched within each whitespace-separated word, so each distinct word is split
@@ -125,13 +165,16 @@ class Tokenizer:
 
     def sentences(self, text: str) -> list[list[Token]]:
         """Tokens grouped into sentences: a break after sentence-final punctuation (and any closing
-        quotes) before a token that does not start lower-case, and at every line break; sentences
-        longer than ``max_tokens`` are cut into pieces, which keeps memory bounded."""
+        quotes) before a token that does not start lower-case, at a blank line, and at a line break
+        that is not a wrap (:func:`soft_breaks`); sentences longer than ``max_tokens`` are cut into
+        pieces, which keeps memory bounded."""
         tokens = self.tokenize(text)
+        soft = soft_breaks(text) if _BREAK.search(text) else frozenset()
         out: list[list[Token]] = []
         current: list[Token] = []
         for i, token in enumerate(tokens):
-            if current and "\n" in text[current[-1].end : token.start]:
+            gap = (current[-1].end, token.start) if current else (0, 0)
+            if current and _BREAK.search(text, *gap) and _hard_break(text, *gap, soft):
                 out.append(current)
                 current = []
             current.append(token)
@@ -146,6 +189,48 @@ class Tokenizer:
         if current:
             out.append(current)
         return out
+
+
+def _hard_break(text: str, start: int, end: int, soft: frozenset[int]) -> bool:
+    """Whether the whitespace ``text[start:end]``, which holds a line break, ends a sentence: a
+    blank line (or a paragraph separator) does, a single break does unless it is a wrap."""
+    breaks = [m.start() for m in _BREAK.finditer(text, start, end)]
+    if len(breaks) > 1 or text[breaks[0]] == "\u2029":
+        return True
+    return breaks[0] not in soft
+
+
+def soft_breaks(text: str) -> frozenset[int]:
+    """The line breaks of ``text`` that wrap a paragraph rather than end a line on purpose.
+
+    A text is hard-wrapped (e-mail, PDF, plain-text files) when most of its lines, but the last of
+    each paragraph, run close to one width, the longest line's (and at least three do); a break there
+    is a wrap when the next line's first word would not have fitted on the line. Anything else (one
+    sentence or item a line, headlines, datelines, short lines) is a deliberate break. A line that
+    opens with a list marker always starts anew."""
+    lines = []  # (position of the break after the line, printed length of the line, next line)
+    position = 0
+    for match in _BREAK.finditer(text):
+        lines.append((match.start(), len(text[position : match.start()].rstrip()), match.end()))
+        position = match.end()
+    lengths = [n for _, n, _ in lines if n]
+    if len(lengths) < 2:
+        return frozenset()
+    width = max(lengths)
+    if width < MIN_WRAP_WIDTH:
+        return frozenset()
+    full = [n for i, (_, n, _) in enumerate(lines) if n and i + 1 < len(lines) and lines[i + 1][1]]
+    if len(full) < 3 or sum(n >= width - WRAP_SLACK for n in full) < 0.6 * len(full):
+        return frozenset()
+    soft = set()
+    for at, length, next_start in lines:
+        if not length:
+            continue
+        rest = text[next_start : next_start + 80].lstrip(" \t")
+        first = rest.split(maxsplit=1)[0] if rest.strip() else ""
+        if first and length + 1 + len(first) > width and not _LIST_ITEM.match(rest):
+            soft.add(at)
+    return frozenset(soft)
 
 
 def _merge_list_numbers(text: str, tokens: list[Token]) -> list[Token]:

@@ -29,6 +29,7 @@ from ner.encode import Encoded, Encoder
 from ner.errors import InputError
 from ner.evaluate import Report, evaluate
 from ner.model import BiLstmCrf
+from ner.normalize import NORMALIZATION, model_form
 from ner.process import stop_on_signals
 from ner.tagger import Tagger
 from ner.tags import Scheme, convert
@@ -200,14 +201,14 @@ def build_vocabs(
     """Word vocabulary: the first ``glove_limit`` pretrained words, then training words GloVe lacks
     (normalised). Returns the encoder and the singletons among those additions."""
     pretrained = WordVocab(vectors.words[:glove_limit])
-    counts = Counter(t for s in train.sentences for t in s.tokens)
+    counts = Counter(model_form(t) for s in train.sentences for t in s.tokens)
     extra: Counter[str] = Counter()
     for token, n in counts.items():
         if pretrained.get(token) == pretrained.unk:
             hit = next((k for k in (token.lower(), normalise(token)) if k in vectors.index), None)
             extra[hit or normalise(token)] += n
     words = WordVocab(pretrained.items[2:] + sorted(extra))
-    chars = Vocab(sorted({c for s in train.sentences for t in s.tokens for c in t}))
+    chars = Vocab(sorted({c for t in counts for c in t}))
     tag_set = {t for s in train.sentences for t in convert(s.tags, scheme)}
     tags = Vocab(["O", *sorted(tag_set - {"O"}, key=lambda t: (t[2:], t))], specials=False)
     singles = [w for w, n in extra.items() if n == 1 and w not in vectors.index]
@@ -391,6 +392,7 @@ def train(
         "embeddings": {"words": len(vectors.words), "dim": vectors.dim, "pretrained_rows": found},
         "train_config": asdict(cfg),
         "tokenizer": cfg.tokenizer,
+        "normalization": NORMALIZATION,  # how tokens were read (ner.normalize), so that it can change
         "versions": {
             "ner": __version__,
             "torch": str(torch.__version__),
