@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ner.core import Prediction
+from ner.normalize import SYMBOL, model_form
 from ner.tokenize import Token
 
 
@@ -24,9 +25,9 @@ class TextEntity:
 def entities(text: str, sentences: list[list[Token]], predictions: list[Prediction]) -> list[TextEntity]:
     """Entities of one text, given its sentences and one prediction per sentence.
 
-    A name never begins or ends with a token that holds no letter or digit (a quote, a dash, an
-    emoji): such tokens are trimmed from the entity's edges, and an entity of nothing else is
-    dropped. The score stays that of the span the model found."""
+    A name never begins or ends with a quote, a dash or a symbol (an emoji): such tokens are trimmed
+    from the entity's edges, and an entity of nothing else is dropped. The score stays that of the
+    span the model found."""
     found = []
     base = 0
     for tokens, prediction in zip(sentences, predictions, strict=True):
@@ -46,5 +47,10 @@ def entities(text: str, sentences: list[list[Token]], predictions: list[Predicti
     return found
 
 
+_EDGES = frozenset({'"', "'", "`", "``", "''", "-", "--", "---", "...", ",", ";", ":", SYMBOL})
+
+
 def _wordlike(token: str) -> bool:
-    return token.isalnum() or any(c.isalnum() for c in token)
+    """Whether a token may begin or end a name: anything but quotes, dashes, commas and symbols
+    (brackets may: CoNLL names such as "Proleter (Z)" end in one)."""
+    return model_form(token) not in _EDGES

@@ -21,6 +21,8 @@ from typing import NamedTuple
 
 from tokenizers import Regex, pre_tokenizers
 
+from ner.normalize import model_form
+
 _ABBREVIATIONS = (
     "Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|Inc|Corp|Ltd|Co|Bros|Gen|Gov|Sen|Rep|Lt|Col|Sgt|Capt|Mt|Ft|No|vs|"
     "etc|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Ala|Ariz|Ark|Calif|Colo|Conn|Del|Fla|Ga|"
@@ -70,7 +72,7 @@ _HIDDEN = re.compile(r"(?<=[^\W\d_])(-[ \t]*(?:\r\n|\n)[ \t]*)(?=[^\W\d_])|[\u00
 _LIST_ITEM = re.compile(r"(?:[-*+\u2022\u2023\u25e6\u2043\u2013\u2014]|\(?\w{1,3}[.)])\s")
 MIN_WRAP_WIDTH = 40  # lines shorter than this are never taken for a wrapped paragraph
 WRAP_SLACK = 15  # a wrapped line runs at least this close to the width
-_CLOSERS = {'"', "'", ")", "]", "’", "”"}
+_CLOSERS = {'"', "'", ")", "]"}  # in model form (ner.normalize): typographic quotes read as these
 
 
 class Token(NamedTuple):
@@ -179,10 +181,16 @@ class Tokenizer:
                 current = []
             current.append(token)
             nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-            ends = token.text in _SENTENCE_END or (
-                token.text in _CLOSERS and len(current) > 1 and current[-2].text in _SENTENCE_END
+            word = model_form(token.word)
+            ends = word in _SENTENCE_END or (
+                word in _CLOSERS and len(current) > 1 and model_form(current[-2].word) in _SENTENCE_END
             )
-            boundary = nxt is not None and ends and nxt.text not in _CLOSERS and not nxt.text[0].islower()
+            boundary = (
+                nxt is not None
+                and ends
+                and model_form(nxt.word) not in _CLOSERS
+                and not nxt.text[0].islower()
+            )
             if boundary or len(current) >= self.max_tokens:
                 out.append(current)
                 current = []

@@ -547,3 +547,49 @@ def test_serve_refuses_api_keys_without_a_key(monkeypatch: pytest.MonkeyPatch, c
     monkeypatch.setenv("NER_API_KEYS", ",,")
     assert main(["serve"]) == 2
     assert "api_keys holds no key" in caplog.text
+
+
+AS_TYPED = st.sampled_from(
+    [
+        "\u201c", "\u201d", "\u2018", "\u2019", "\u2019s", "\u2014", "\u2013", "\u2026", "\u00ab", "\u00bb",
+        "\r\n", "\n", "\n\n", "\u00a0", "\u202f", "\u00ad", "\u200b", "\u2060", "\ufeff", "-\n", "-\r\n",
+        "\U0001f600", "\u2022 ", "Ger-\nmany", "Alice", "Walker", "Paris", "Bob", "Stone", " ", ".", "\uff21",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(AS_TYPED, min_size=1, max_size=30))
+def test_offsets_are_exact_for_text_as_people_type_it(
+    client: TestClient, tagger: Tagger, pieces: list[str]
+) -> None:
+    """Typographic characters, CRLF, no-break spaces, soft hyphens, zero-width characters and
+    hyphenated line ends: every entity and token is exactly text[start:end], in the service and the
+    library alike."""
+    from ner.tokenize import Tokenizer
+
+    text = "".join(pieces)
+    response = client.post("/tag", json={"texts": [text], "return_tokens": True})
+    assert response.status_code == 200
+    result = response.json()["results"][0]
+    for e in result["entities"]:
+        assert text[e["start"] : e["end"]] == e["text"]
+    for t in result["tokens"]:
+        assert text[t["start"] : t["end"]] == t["text"]
+    library = tagger.tag_texts([text], Tokenizer(style=tagger.tokenizer_style))[0]
+    assert [(e.text, e.label, e.start, e.end) for e in library] == [
+        (e["text"], e["label"], e["start"], e["end"]) for e in result["entities"]
+    ]
+
+
+def test_no_emoji_quote_or_dash_becomes_or_joins_an_entity(client: TestClient) -> None:
+    texts = [
+        "\u201cAlice Walker\u201d visited Paris \u2014 and Berlin \U0001f600",
+        "\U0001f600 \U0001f389 \u2192 \u2022",
+        "\u00abBob Stone\u00bb flew from New York \u2026",
+    ]
+    results = client.post("/tag", json={"texts": texts}).json()["results"]
+    for result in results:
+        for e in result["entities"]:
+            assert e["text"][0].isalnum() and e["text"][-1].isalnum(), e
+    assert results[1]["entities"] == []

@@ -613,3 +613,37 @@ def test_a_worker_killed_mid_run_ends_ner_tag_with_exit_3_and_resume_finishes(
     assert not out.exists() and partial.exists()
     assert main(_tag(model_path, *args, "--resume")) == 0
     assert len(out.read_text().splitlines()) == 30_000
+
+
+TYPED = [
+    "\u201cAlice Walker\u201d visited Paris \u2014 and Berlin\u2026 \U0001f600",
+    "Acme Corp\u2019s new office is in Ber-\nlin, said Bob\u00a0Stone.\r\nCarol likes French cheese.",
+    "Dave Miller of Initech spoke to Eve about the Olympic Games, which were held in\n"
+    "New York, and Frank flew from Lisbon to Porto with Globex staff on a Monday,\n"
+    "as Umbrella Inc shares rose after the Nile floods in August.\n",
+]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_text_as_people_type_it_gets_the_same_entities_from_ner_tag_post_tag_and_the_library(
+    model_path: Path, tagger, tmp_path: Path, backend: str
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.settings import Settings
+
+    source = _write_jsonl(tmp_path / "in.jsonl", [{"text": t} for t in TYPED])
+    out = tmp_path / "out.jsonl"
+    args = ["--input", str(source), "--output", str(out), "--workers", "1", "--backend", backend]
+    assert main(_tag(model_path, *args)) == 0
+    rows = [json.loads(line)["entities"] for line in out.read_text().splitlines()]
+    with TestClient(create_app(Settings(), tagger)) as client:
+        served = [r["entities"] for r in client.post("/tag", json={"texts": TYPED}).json()["results"]]
+    library = [[vars(e) for e in ents] for ents in tagger.tag_texts(TYPED)]
+
+    def spans(found: list[list[dict[str, object]]]) -> list[list[tuple[object, ...]]]:
+        return [[(e["text"], e["label"], e["start"], e["end"]) for e in ents] for ents in found]
+
+    assert spans(rows) == spans(served) == spans(library)
+    assert any(spans(library))  # the tiny model finds something in them

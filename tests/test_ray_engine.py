@@ -23,7 +23,16 @@ def test_ray_output_equals_the_local_output(local_ray, model_path: Path, tmp_pat
 
     records = [
         {"id": i, "text": text, "source": "test"}
-        for i, text in enumerate(["Alice Walker visited Paris.", "", "Globex opened in Berlin on Monday"] * 5)
+        for i, text in enumerate(
+            [
+                "Alice Walker visited Paris.",
+                "",
+                "Globex opened in Berlin on Monday",
+                # as people type
+                "\u201cAcme Corp\u201d hired Bob Stone \u2014 in Ber-\nlin\u2026 \U0001f600",
+            ]
+            * 4
+        )
     ]
     folder = tmp_path / "in"
     folder.mkdir()

@@ -129,3 +129,56 @@ def test_the_word_cache_is_bounded_in_bytes_whatever_the_input(monkeypatch: pyte
         tokenizer.tokenize(f"w{i},x,y")  # short words of 5 pieces
         assert tokenizer._cached_pieces <= 55
     assert tokenizer.tokenize("w199,x,y") == tokenizer.tokenize("w199,x,y")  # cached or not, the same
+
+
+def test_a_word_hyphenated_across_a_line_end_is_one_token_spanning_both_parts() -> None:
+    text = "They beat Ger-\nmany and the Anglo-\r\nDutch side."
+    tokens = Tokenizer().tokenize(text)
+    assert [(t.text, t.word) for t in tokens[:4]] == [
+        ("They", "They"),
+        ("beat", "beat"),
+        ("Ger-\nmany", "Germany"),
+        ("and", "and"),
+    ]
+    assert tokens[5].word == "Anglo-Dutch" and tokens[5].text == "Anglo-\r\nDutch"
+    assert all(text[t.start : t.end] == t.text for t in tokens)
+
+
+def test_hidden_characters_inside_a_word_are_read_past() -> None:
+    text = "Ber\u200blin and Mos\u00adcow\ufeff."
+    tokens = Tokenizer().tokenize(text)
+    assert [t.word for t in tokens] == ["Berlin", "and", "Moscow", "."]
+    assert all(text[t.start : t.end] == t.text for t in tokens)
+
+
+WRAPPED = (
+    "The minister said on Tuesday that talks with Germany and France would\n"
+    "resume in Brussels next week, and that the European Commission would\n"
+    "send a delegation to the talks as soon as the member states agreed on\n"
+    "the terms of reference.\n"
+    "\n"
+    "BRUSSELS 1996-08-30\n"
+    "- first item\n"
+    "- second item\n"
+)
+
+
+def test_a_wrapped_line_continues_its_sentence_and_blank_lines_datelines_and_items_end_one() -> None:
+    sentences = [" ".join(t.text for t in s) for s in Tokenizer().sentences(WRAPPED)]
+    assert sentences[0].startswith("The minister") and sentences[0].endswith("terms of reference .")
+    assert sentences[1:] == ["BRUSSELS 1996-08-30", "- first item", "- second item"]
+    crlf = WRAPPED.replace("\n", "\r\n")
+    assert [len(s) for s in Tokenizer().sentences(crlf)] == [len(s) for s in Tokenizer().sentences(WRAPPED)]
+
+
+def test_one_sentence_a_line_keeps_every_line_break() -> None:
+    text = (
+        "SOCCER - JAPAN GET LUCKY WIN .\nAL-AIN , United Arab Emirates 1996-12-06\nJapan began the defence ."
+    )
+    assert [len(s) for s in Tokenizer().sentences(text)] == [7, 6, 5]
+
+
+def test_typographic_sentence_ends_and_closers() -> None:
+    text = "He said \u201cno\u2026\u201d Then he left."
+    sentences = Tokenizer().sentences(text)
+    assert [t.text for t in sentences[0]][-2:] == ["\u2026", "\u201d"] and len(sentences) == 2
