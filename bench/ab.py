@@ -13,6 +13,9 @@ the per-round ratios is the figure to read, not the medians of each side.
 --documents tags the file by its -DOCSTART- documents (``predict_documents``, as ``ner evaluate`` reads
 it, with whatever document context the model has) where a revision has that method.
 
+--raw times raw text instead: ``tag_texts`` on each document written one sentence a line (bulk), and
+the short sentence as a text (alone), tokenising included.
+
 --no-network replaces the BiLSTM-CNN by emissions remembered from a first pass, to time the work
 around it alone (encoding, the CRF, reading entities). A worker freezes the objects left by loading
 (``gc.freeze``) when its revision's commands do so (ner/process.py).
@@ -35,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHORT = ["U.N.", "official", "Ekeus", "heads", "for", "Baghdad", "."]  # the README's example
 
 
-def worker(model: Path, dev: Path, no_network: bool, documents: bool) -> None:
+def worker(model: Path, dev: Path, no_network: bool, documents: bool, raw: bool = False) -> None:
     """Serve timing orders from stdin ("lone N", "bulk THREADS"), one number per line on stdout."""
     import torch
 
@@ -48,8 +51,12 @@ def worker(model: Path, dev: Path, no_network: bool, documents: bool) -> None:
     tokens = sum(map(len, sentences))
     by_document = [[s.tokens for s in d] for d in corpus.documents()] if documents else None
 
+    texts = ["\n".join(" ".join(s.tokens) for s in d) for d in corpus.documents()]  # one sentence a line
+
     def bulk() -> None:
-        if by_document is not None and hasattr(tagger, "predict_documents"):
+        if raw:
+            tagger.tag_texts(texts)
+        elif by_document is not None and hasattr(tagger, "predict_documents"):
             tagger.predict_documents(by_document)
         else:
             tagger.predict(sentences)
@@ -78,7 +85,10 @@ def worker(model: Path, dev: Path, no_network: bool, documents: bool) -> None:
             walls = []
             for _ in range(int(value)):
                 start = time.perf_counter()
-                tagger.predict([SHORT])
+                if raw:
+                    tagger.tag_texts([" ".join(SHORT)])
+                else:
+                    tagger.predict([SHORT])
                 walls.append(time.perf_counter() - start)
             print(1000 * statistics.median(walls), flush=True)
         else:
@@ -113,6 +123,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "conll03-en.pt")
     parser.add_argument("--model-b", type=Path, default=None, help="revision B's model (default: --model)")
     parser.add_argument("--documents", action="store_true", help="tag the file by documents")
+    parser.add_argument(
+        "--raw", action="store_true", help="time raw text: tag_texts on each document, one sentence a line"
+    )
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--lone-calls", type=int, default=200)
     parser.add_argument("--threads", type=int, default=2, help="PyTorch threads for the bulk timing")
@@ -120,7 +133,7 @@ def main() -> None:
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.model, args.dev, args.no_network, args.documents)
+        worker(args.model, args.dev, args.no_network, args.documents, args.raw)
         return
     if not (args.base and args.other):
         parser.error("give two revisions")
@@ -130,6 +143,7 @@ def main() -> None:
         worktree(args.other, Path(tmp)) as b,
     ):
         flags = (["--no-network"] if args.no_network else []) + (["--documents"] if args.documents else [])
+        flags += ["--raw"] if args.raw else []
         models = {args.base: args.model, args.other: args.model_b or args.model}
         workers = {
             rev: subprocess.Popen(
