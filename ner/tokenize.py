@@ -21,8 +21,6 @@ from typing import NamedTuple
 
 from tokenizers import Regex, pre_tokenizers
 
-from ner.normalize import model_form
-
 _ABBREVIATIONS = (
     "Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|Inc|Corp|Ltd|Co|Bros|Gen|Gov|Sen|Rep|Lt|Col|Sgt|Capt|Mt|Ft|No|vs|"
     "etc|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Ala|Ariz|Ark|Calif|Colo|Conn|Del|Fla|Ga|"
@@ -64,7 +62,7 @@ _WORD = re.compile("[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u20
 CACHE_WORDS = 100_000  # the pieces of this many distinct words are remembered between texts ...
 CACHE_WORD_CHARS = 40  # ... if they are no longer than this: long words are rare, and often unique
 CACHE_PIECES = 250_000  # ... and no more pieces than this in all (bounded in bytes: about 40 MB at most)
-_SENTENCE_END = {".", "!", "?", "...", "....", "?!"}
+_SENTENCE_END = {".", "!", "?", "...", "....", "?!", "\u2026"}
 # A line break: \r\n counts once. What tokenize reads past: characters that print nothing inside a
 # word, and a hyphen breaking a word across a line end (group 1).
 _BREAK = re.compile(r"\r\n|[\n\r\x0b\x0c\x85\u2028\u2029]")
@@ -72,7 +70,7 @@ _HIDDEN = re.compile(r"(?<=[^\W\d_])(-[ \t]*(?:\r\n|\n)[ \t]*)(?=[^\W\d_])|[\u00
 _LIST_ITEM = re.compile(r"(?:[-*+\u2022\u2023\u25e6\u2043\u2013\u2014]|\(?\w{1,3}[.)])\s")
 MIN_WRAP_WIDTH = 40  # lines shorter than this are never taken for a wrapped paragraph
 WRAP_SLACK = 15  # a wrapped line runs at least this close to the width
-_CLOSERS = {'"', "'", ")", "]"}  # in model form (ner.normalize): typographic quotes read as these
+_CLOSERS = {'"', "'", ")", "]", "\u2019", "\u201d", "\u00bb", "\u203a"}
 
 
 class Token(NamedTuple):
@@ -175,28 +173,30 @@ class Tokenizer:
         out: list[list[Token]] = []
         current: list[Token] = []
         for i, token in enumerate(tokens):
-            gap = (current[-1].end, token.start) if current else (0, 0)
-            if current and _BREAK.search(text, *gap) and _hard_break(text, *gap, soft):
+            if current and _ends_here(text, current[-1].end, token.start, soft):
                 out.append(current)
                 current = []
             current.append(token)
             nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-            word = model_form(token.word)
+            word = token.text
             ends = word in _SENTENCE_END or (
-                word in _CLOSERS and len(current) > 1 and model_form(current[-2].word) in _SENTENCE_END
+                word in _CLOSERS and len(current) > 1 and current[-2].text in _SENTENCE_END
             )
-            boundary = (
-                nxt is not None
-                and ends
-                and model_form(nxt.word) not in _CLOSERS
-                and not nxt.text[0].islower()
-            )
+            boundary = nxt is not None and ends and nxt.text not in _CLOSERS and not nxt.text[0].islower()
             if boundary or len(current) >= self.max_tokens:
                 out.append(current)
                 current = []
         if current:
             out.append(current)
         return out
+
+
+def _ends_here(text: str, start: int, end: int, soft: frozenset[int]) -> bool:
+    """Whether the whitespace ``text[start:end]`` between two tokens ends a sentence by its line
+    breaks (most gaps are one space: nothing to look for)."""
+    if end - start == 1 and text[start] == " " or end == start:
+        return False
+    return _BREAK.search(text, start, end) is not None and _hard_break(text, start, end, soft)
 
 
 def _hard_break(text: str, start: int, end: int, soft: frozenset[int]) -> bool:
