@@ -194,7 +194,7 @@ class Tokenizer:
 def _ends_here(text: str, start: int, end: int, soft: frozenset[int]) -> bool:
     """Whether the whitespace ``text[start:end]`` between two tokens ends a sentence by its line
     breaks (most gaps are one space: nothing to look for)."""
-    if end - start == 1 and text[start] == " " or end == start:
+    if (end - start == 1 and text[start] == " ") or end == start:
         return False
     return _BREAK.search(text, start, end) is not None and _hard_break(text, start, end, soft)
 
