@@ -247,6 +247,7 @@ class TaggerCore:
             allowed[i, j] = True
         self.allowed = allowed  # (num_tags + 2, num_tags + 2): row num_tags is the start, column + 1 the end
         self._codes = _TagCodes.of(labels, model_scheme, allowed)
+        self._tokenizer: Tokenizer | None = None  # see default_tokenizer
 
     def _emissions(
         self, sentences: list[list[str]], groups: list[int] | None = None
@@ -323,10 +324,18 @@ class TaggerCore:
                 service uses it, sentences cut at 128 tokens).
         """
         from ner.pipeline import prepare_texts  # the pipeline builds on this module
-        from ner.tokenize import Tokenizer
 
-        tokenizer = tokenizer or Tokenizer(style=self.tokenizer_style)
+        tokenizer = tokenizer or self.default_tokenizer()
         return self.tag_prepared(prepare_texts(self, tokenizer, texts), batch_size)
+
+    def default_tokenizer(self) -> Tokenizer:
+        """The model's own tokenizer (sentences cut at 128 tokens), made once: building one compiles
+        its pattern, which costs more than tagging a short sentence. Its word cache is bounded."""
+        if self._tokenizer is None:
+            from ner.tokenize import Tokenizer
+
+            self._tokenizer = Tokenizer(style=self.tokenizer_style)
+        return self._tokenizer
 
     def tag_prepared(self, prepared: Prepared, batch_size: int = 256) -> list[list[TextEntity]]:
         """Entities of texts already prepared by :mod:`ner.pipeline` (tokenised, planned)."""
