@@ -98,9 +98,6 @@ class Encoder:
             tags=[] if tags is None else [self.tags.index[t] for t in tags],
         )
 
-    def _encode_token(self, token: str) -> tuple[int, int, list[int]]:
-        form = model_form(token)
-        return self.words.get(form), casing(form), self.spell(form)
 
     def batch(self, sentences: list[list[str]]) -> Batch:
         """Padded tensors for untagged sentences (none empty), as ``collate`` of their encodings gives."""
@@ -123,7 +120,11 @@ class Encoder:
         char_index = np.zeros(mask.shape, dtype=np.int64)
         char_index[mask] = np.fromiter(map(rows.__getitem__, tokens), dtype=np.int64, count=len(tokens))
         known = self._known
-        fresh = {t: self._encode_token(t) for t in rows if t not in known}
+        fresh = {}
+        for t in rows:
+            if t not in known:
+                form = t if t.isascii() else model_form(t)  # most tokens: no call
+                fresh[t] = (self.words.get(form), casing(form), self.spell(form))
         encoded = [known.get(t) or fresh[t] for t in rows]
         if len(known) + len(fresh) > CACHE_TOKENS:
             known.clear()  # bounded memory; refilling costs one batch's worth of lookups
