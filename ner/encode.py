@@ -98,7 +98,6 @@ class Encoder:
             tags=[] if tags is None else [self.tags.index[t] for t in tags],
         )
 
-
     def batch(self, sentences: list[list[str]]) -> Batch:
         """Padded tensors for untagged sentences (none empty), as ``collate`` of their encodings gives."""
         from ner.batch import Batch  # torch: only the PyTorch model asks for tensors

@@ -64,6 +64,10 @@ class TrainConfig:
     # et al. 2019). 0: off. 0.2 in the bundled recipe: lower-cased dev 91.22 ± 0.10 against 4.65,
     # written dev 94.60 ± 0.06 against 94.83 ± 0.09 (3 seeds).
     lowercase: float = 0.2
+    # Chance, per block (needs document memory) and epoch, that its sentences are read as a splitter
+    # cuts flowing text: a sentence that does not end in . ! ? (a headline, a dateline, a table row)
+    # runs on into the next one (cut at 128 tokens, as tagging cuts). 0: off.
+    reflow: float = 0.0
     # Keep an exponential moving average of the weights, ``decay`` per step (0: off), and evaluate and
     # save it rather than the last step's weights (Polyak averaging).
     weight_average: float = 0.999
@@ -84,7 +88,7 @@ class TrainConfig:
     seed: int = 1
 
     def __post_init__(self) -> None:
-        for name in ("unk_replace", "memory_dropout", "lowercase"):
+        for name in ("unk_replace", "memory_dropout", "lowercase", "reflow"):
             value = getattr(self, name)
             if not _is_number(value) or not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a probability in [0, 1] (got {value!r})")
@@ -272,6 +276,67 @@ def training_examples(data: Corpus, scheme: Scheme, context: int) -> list[tuple[
     return examples
 
 
+_ENDS = frozenset({".", "!", "?", "...", "?!"})
+_CLOSING = frozenset({'"', "'", ")", "]"})
+
+
+@dataclass
+class Reflowed:
+    """Blocks of sentences as a splitter cuts flowing text (see ``TrainConfig.reflow``).
+
+    Attributes:
+        examples: the joined examples (tokens, tags), numbered from the first index past the originals.
+        blocks: for each block, the indices it reads when reflowed (originals where nothing joins).
+    """
+
+    examples: list[tuple[list[str], list[str]]]
+    blocks: list[list[int]]
+
+    def substitute(self, batch: list[int], flowed: np.ndarray, block_of: dict[int, int]) -> list[int]:
+        """``batch`` (whole blocks of original indices) with each flowed block read reflowed."""
+        out: list[int] = []
+        done: set[int] = set()
+        for i in batch:
+            b = block_of[i]
+            if not flowed[b]:
+                out.append(i)
+            elif b not in done:
+                out.extend(self.blocks[b])
+                done.add(b)
+        return out
+
+
+def _ends_sentence(tokens: list[str]) -> bool:
+    last = tokens[-1] if tokens else ""
+    return last in _ENDS or (last in _CLOSING and len(tokens) > 1 and tokens[-2] in _ENDS)
+
+
+def reflowed_blocks(
+    examples: list[tuple[list[str], list[str]]], blocks: list[list[int]], cut: int = 128
+) -> Reflowed:
+    """Each block's sentences joined where flowing text gives a splitter no end (no final . ! ?),
+    joined examples cut at ``cut`` tokens; new examples are numbered after ``examples``."""
+    out = Reflowed([], [])
+    for block in blocks:
+        indices: list[int] = []
+        run: list[int] = []
+        for k, i in enumerate(block):
+            run.append(i)
+            if k + 1 < len(block) and not _ends_sentence(examples[i][0]):
+                continue
+            if len(run) == 1:
+                indices.append(i)
+            else:
+                tokens = [t for j in run for t in examples[j][0]]
+                tags = [t for j in run for t in examples[j][1]]
+                for start in range(0, len(tokens), cut):
+                    indices.append(len(examples) + len(out.examples))
+                    out.examples.append((tokens[start : start + cut], tags[start : start + cut]))
+            run = []
+        out.blocks.append(indices)
+    return out
+
+
 def memory_blocks(data: Corpus, size: int) -> list[list[int]] | None:
     """For a model with document memory (``size`` > 0), the indices into ``data.sentences`` of each
     block of its documents that tagging will read together (:func:`ner.core.pack_places`); None
@@ -367,6 +432,16 @@ def train(
 
         tokens = [t for t, _ in examples]
         soft = teacher_marginals(list(cfg.teachers), tokens, blocks, encoder.tags.items, cfg.scheme, device)
+    originals = len(encoded)
+    flowing = None  # each block's sentences as flowing text would be split (indices past originals)
+    if cfg.reflow:
+        if blocks is None or config.context or cfg.teachers:
+            raise InputError("reflow needs document memory (memory > 0), and no context or teachers")
+        flowing = reflowed_blocks(examples, blocks)
+        for words, tags in flowing.examples:
+            encoded.append(encoder.encode(words, tags))
+            if cfg.lowercase:
+                lowered.append(encoder.encode([w.lower() for w in words], tags))
     seen = {encoder.words.unk, *(w for e in encoded for w in e.words)}
     model.freeze_words_except(torch.tensor(sorted(seen)))  # no other row ever gets a gradient
     if cfg.variational:
@@ -402,7 +477,9 @@ def train(
     tagger = Tagger(model, encoder, cfg.scheme, train_data.scheme or "iob2", metadata, device)
     lengths = [len(e.words) for e in encoded]
     block_of = None if blocks is None else {i: b for b, block in enumerate(blocks) for i in block}
-    is_single = singleton_rows(encoder, singletons, encoded, cfg.unk_singletons).to(device)
+    is_single = singleton_rows(encoder, singletons, encoded[:originals], cfg.unk_singletons).to(device)
+    if flowing is not None and block_of is not None:
+        block_of.update((i, b) for b, block in enumerate(flowing.blocks) for i in block)
     started = time.monotonic()
     with stop_on_signals() as caught:
         for epoch in range(len(history.epochs) + 1, cfg.epochs + 1):
@@ -433,6 +510,9 @@ def train(
                 lower = np.array([lowered_blocks[block_of[i]] for i in range(len(encoded))])
             elif cfg.lowercase:
                 lower = rng.random(len(encoded)) < cfg.lowercase
+            if flowing is not None and block_of is not None:  # drawn last: runs without it draw as before
+                flowed = rng.random(len(flowing.blocks)) < cfg.reflow
+                order = [flowing.substitute(batch, flowed, block_of) for batch in order]
             if progress:
                 progress.start_epoch(epoch, len(order))
             model.train()

@@ -4,6 +4,7 @@ import signal
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -293,7 +294,7 @@ def test_lowercase_with_memory_lowers_whole_blocks(
 def test_train_config_refuses_a_probability_outside_zero_to_one() -> None:
     from ner.train import TrainConfig
 
-    for name in ("unk_replace", "memory_dropout", "lowercase"):
+    for name in ("unk_replace", "memory_dropout", "lowercase", "reflow"):
         with pytest.raises(ValueError, match=f"{name} must be a probability"):
             TrainConfig(**{name: 1.5})
 
@@ -485,3 +486,48 @@ def test_a_run_with_its_own_embedding_rate_resumes_as_if_never_stopped(
     groups = torch.load(resume_path(out), weights_only=True)["optimizer"]["param_groups"]
     assert [g["scale"] for g in groups] == [1.0, 0.5]
     assert _run(data_dir, out, resume=True, config=config) == expected
+
+
+def test_reflowed_blocks_join_what_a_splitter_of_flowing_text_cannot_cut() -> None:
+    from ner.train import reflowed_blocks
+
+    examples = [
+        (["SOCCER", "-", "JAPAN", "WIN", "."], ["O", "O", "B-LOC", "O", "O"]),
+        (["AL-AIN", "1996-12-06"], ["B-LOC", "O"]),  # a dateline: no final punctuation
+        (["Japan", "began", "."], ["B-LOC", "O", "O"]),
+        (["Leeds", "3", "1"], ["B-ORG", "O", "O"]),  # table rows, then the block ends
+        (["Hull", "2", "0"], ["B-ORG", "O", "O"]),
+        (["Alone", "here", '"', "."], ["O", "O", "O", "O"]),
+    ]
+    out = reflowed_blocks(examples, [[0, 1, 2], [3, 4], [5]], cut=4)
+    assert out.examples == [
+        (["AL-AIN", "1996-12-06", "Japan", "began"], ["B-LOC", "O", "B-LOC", "O"]),
+        (["."], ["O"]),  # cut at 4 tokens, as tagging cuts long sentences
+        (["Leeds", "3", "1", "Hull"], ["B-ORG", "O", "O", "B-ORG"]),
+        (["2", "0"], ["O", "O"]),
+    ]
+    assert out.blocks == [[0, 6, 7], [8, 9], [5]]  # new examples numbered after the originals
+    flowed = np.array([True, False, True])
+    block_of = {0: 0, 1: 0, 2: 0, 3: 1, 4: 1, 5: 2}
+    assert out.substitute([3, 4, 0, 1, 2, 5], flowed, block_of) == [3, 4, 0, 6, 7, 5]
+
+
+def test_reflow_trains_with_memory_and_is_refused_without(data_dir: Path, tmp_path: Path) -> None:
+    from ner.errors import InputError
+    from tests.conftest import DOCUMENTS, MEMORY, write_documents
+
+    corpus = read_conll(write_documents(tmp_path / "documents.txt", DOCUMENTS * 2))
+    vectors = load_vectors(str(data_dir / "glove.txt"))
+    config = replace(TINY_TRAIN, epochs=2, reflow=0.5, lowercase=0.5)
+    history = train(
+        {**TINY_MODEL, "memory": MEMORY},
+        config,
+        corpus,
+        corpus,
+        vectors,
+        tmp_path / "m.pt",
+        torch.device("cpu"),
+    )
+    assert len(history.epochs) == 2
+    with pytest.raises(InputError, match="reflow needs document memory"):
+        train(TINY_MODEL, config, corpus, corpus, vectors, tmp_path / "n.pt", torch.device("cpu"))
