@@ -220,7 +220,9 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("--seed", type=int, default=None, help="the sampler's seed (default: random)")
     u.add_argument("--scheme", choices=SCHEMES, help="tag scheme of the input files (default: detected)")
     u.add_argument(
-        "--report", action="store_true", help="print the study's leaderboard and write its files; no trials"
+        "--report",
+        action="store_true",
+        help="print the study's leaderboard; runs no trials and writes nothing",
     )
     _add_device(u)
 
@@ -406,10 +408,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     documents = data.documents()
     predicted = [t for d in tagger.tag_documents([[s.tokens for s in d] for d in documents]) for t in d]
     report = evaluate([s.tags for s in data.sentences], predicted)
+    seen = _trained_on(tagger.metadata, data.sha256)
+    if seen:
+        log.warning("%s is %s: this score is on data the model saw in training", args.data, seen)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(json.dumps({**report.to_dict(), "seen_in_training": bool(seen)}, indent=2))
     else:
         print(report.table())
+        if seen:
+            print(f"(seen in training: {args.data} is {seen})")
     return 0
 
 
@@ -650,7 +657,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
             raise InputError(f"{name} must be at least 1, got {value}")
     space = read_space(args.space or default_space())
     config = _read_toml(args.config)
-    out.mkdir(parents=True, exist_ok=True)
+    if args.report and args.storage is None and not (out / "study.db").is_file():
+        raise InputError("holds no study.db: nothing to report (give --storage for another store)", out)
+    if not args.report:
+        out.mkdir(parents=True, exist_ok=True)
     storage = args.storage or f"sqlite:///{(out / 'study.db').resolve()}"
     study = make_study(storage, args.study, args.sampler, args.pruner, args.seed)
     search = Search(
@@ -677,6 +687,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
     print(" | ".join(keys))
     for row in rows:
         print(" | ".join(_cell(row.get(k), k) for k in keys))
+    if args.report:  # only reads: best.toml was written with the study's own --config base
+        return 0
     for path in write_outputs(study, search, out):
         log.info("wrote %s", path)
     return 0

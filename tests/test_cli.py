@@ -132,15 +132,19 @@ def test_missing_files_and_embeddings_exit_2(
     assert "none.pt: checkpoint not found" in capsys.readouterr().err
 
 
-def test_evaluate_prints_table_and_json(data_dir: Path, model_path: Path, capsys) -> None:
+def test_evaluate_prints_table_and_json(data_dir: Path, model_path: Path, capsys, tmp_path: Path) -> None:
     assert main(["evaluate", "--model", str(model_path), "--data", str(data_dir / "train.txt")]) == 0
-    assert "overall" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "overall" in out and "(seen in training:" in out and "its training data" in out
     assert (
         main(["evaluate", "--model", str(model_path), "--data", str(data_dir / "train.txt"), "--json"]) == 0
     )
     report = json.loads(capsys.readouterr().out)
-    assert report["overall"]["f1"] == 100.0
+    assert report["overall"]["f1"] == 100.0 and report["seen_in_training"] is True
     assert set(report["per_type"]) == {"PER", "LOC", "ORG", "MISC"}
+    unseen = write_conll(tmp_path / "unseen.txt", SENTENCES[:3])
+    assert main(["evaluate", "--model", str(model_path), "--data", str(unseen), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["seen_in_training"] is False
 
 
 def test_tag_conll_adds_one_column_in_the_input_scheme(

@@ -66,8 +66,12 @@ def test_a_study_writes_config_csv_and_plots_and_its_config_trains(
         "--dev", str(data_dir / "train.txt"), "--out", str(model), "--epochs", "2", "--device", "cpu",
     ]  # fmt: skip
     assert main(train) == 0 and model.exists()
-    assert main(["tune", "--out", str(out), "--report"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main(["tune", "--out", str(out), "--report"]) == 0  # without the study's --config
     assert "COMPLETE" in capsys.readouterr().out
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # --report only reads
+    assert main(["tune", "--out", str(tmp_path / "nothing"), "--report"]) == 2
+    assert not (tmp_path / "nothing").exists()
 
 
 def test_a_rerun_continues_the_trial_count(data_dir: Path, tmp_path: Path) -> None:
