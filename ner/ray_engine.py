@@ -115,6 +115,13 @@ def tag_with_ray(
     ray = _import_ray()
     fmt = _input_format(inputs, fmt)
     out = Path(output)
+    staging_path = out.with_name(f".{out.name}.partial")
+    for path in (out, staging_path):
+        if path.is_symlink():
+            raise InputError("is a symlink: refusing to write through it", path)
+    source = Path(inputs).resolve()
+    if out.resolve() == source or out.resolve() in source.parents:
+        raise InputError("holds the input: give another output folder", output)
     if out.exists():
         if not force:
             raise InputError("already exists (pass --force to replace it)", output)
@@ -159,7 +166,7 @@ def tag_with_ray(
     )
     # A local run writes beside the output and renames, so a failed run leaves no half folder; on a
     # cluster the workers write where the output names (a shared or object-store path).
-    staging = out.with_name(f".{out.name}.partial") if address is None else out
+    staging = staging_path if address is None else out
     shutil.rmtree(staging, ignore_errors=True) if address is None else None
     if str(output).removesuffix("/").endswith(".parquet"):
         dataset.write_parquet(str(staging))

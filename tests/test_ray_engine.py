@@ -71,3 +71,25 @@ def test_ray_output_equals_the_local_output(local_ray, model_path: Path, tmp_pat
         tag_with_ray(str(folder), str(out), model_path, workers=1)
     with pytest.raises(InputError, match="leaves none of the cluster's 2 CPUs"):
         tag_with_ray(str(folder), str(out), model_path, workers=2, force=True)
+
+
+def test_ray_refuses_symlinked_outputs_and_an_output_that_holds_the_input(
+    tmp_path: Path, model_path: Path
+) -> None:
+    """Checked before Ray starts: nothing is written through a link, no input is replaced."""
+    from ner.ray_engine import tag_with_ray
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text('{"text": "Alice"}\n')
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (tmp_path / ".out.partial").symlink_to(victim)
+    with pytest.raises(InputError, match="symlink"):
+        tag_with_ray(str(folder), str(tmp_path / "out"), model_path, workers=1, force=True)
+    (tmp_path / "linked").symlink_to(victim)
+    with pytest.raises(InputError, match="symlink"):
+        tag_with_ray(str(folder), str(tmp_path / "linked"), model_path, workers=1, force=True)
+    with pytest.raises(InputError, match="holds the input"):
+        tag_with_ray(str(folder / "a.jsonl"), str(folder), model_path, workers=1, force=True)
+    assert (folder / "a.jsonl").exists() and list(victim.iterdir()) == []
