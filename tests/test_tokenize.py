@@ -182,3 +182,15 @@ def test_typographic_sentence_ends_and_closers() -> None:
     text = "He said \u201cno\u2026\u201d Then he left."
     sentences = Tokenizer().sentences(text)
     assert [t.text for t in sentences[0]][-2:] == ["\u2026", "\u201d"] and len(sentences) == 2
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r", "\u2028", "\x85"])
+def test_every_kind_of_line_break_ends_a_line_and_wraps_alike(newline: str) -> None:
+    lines = Tokenizer().sentences(WRAPPED.replace("\n", newline))
+    assert [len(s) for s in lines] == [len(s) for s in Tokenizer().sentences(WRAPPED)]
+    short = f"Alice Walker{newline}Paris{newline}Bob Stone"
+    assert [[t.text for t in s] for s in Tokenizer().sentences(short)] == [
+        ["Alice", "Walker"],
+        ["Paris"],
+        ["Bob", "Stone"],
+    ]
