@@ -66,8 +66,10 @@ class TrainConfig:
     lowercase: float = 0.2
     # Chance, per block (needs document memory) and epoch, that its sentences are read as a splitter
     # cuts flowing text: a sentence that does not end in . ! ? (a headline, a dateline, a table row)
-    # runs on into the next one (cut at 128 tokens, as tagging cuts). 0: off.
-    reflow: float = 0.0
+    # runs on into the next one (cut at 128 tokens, as tagging cuts). 0: off. A model without document
+    # memory, or with context windows, ignores it (with a warning). 0.2 in the bundled recipe: flowing
+    # dev documents 93.73 ± 0.04 against 92.53, written dev 94.48 ± 0.15 against 94.60 ± 0.06.
+    reflow: float = 0.2
     # Keep an exponential moving average of the weights, ``decay`` per step (0: off), and evaluate and
     # save it rather than the last step's weights (Polyak averaging).
     weight_average: float = 0.999
@@ -434,9 +436,11 @@ def train(
         soft = teacher_marginals(list(cfg.teachers), tokens, blocks, encoder.tags.items, cfg.scheme, device)
     originals = len(encoded)
     flowing = None  # each block's sentences as flowing text would be split (indices past originals)
-    if cfg.reflow:
-        if blocks is None or config.context or cfg.teachers:
-            raise InputError("reflow needs document memory (memory > 0), and no context or teachers")
+    if cfg.reflow and (blocks is None or config.context or cfg.teachers):
+        log.warning(
+            "reflow = %g is ignored: it needs document memory, and no context or teachers", cfg.reflow
+        )
+    elif cfg.reflow and blocks is not None:
         flowing = reflowed_blocks(examples, blocks)
         for words, tags in flowing.examples:
             encoded.append(encoder.encode(words, tags))

@@ -48,7 +48,7 @@ MEMORY = 20  # tokens per block of a document that the tiny memory model remembe
 TINY_MODEL = {"char_dim": 8, "char_filters": 16, "casing_dim": 4, "hidden": 32, "dropout": 0.1, "memory": 0}
 TINY_TRAIN = TrainConfig(
     epochs=60, batch_size=4, optimizer="adam", lr=0.02, lr_decay=0.0, patience=60, unk_replace=0.0, seed=3,
-    weight_average=0.0, scheme="iobes", lowercase=0.0,
+    weight_average=0.0, scheme="iobes", lowercase=0.0, reflow=0.0,
 )  # fmt: skip
 
 
