@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from reading_f1 import BUNDLED, add_model_option
 
 from ner.conll import read_conll
-from ner.core import Prediction
 from ner.evaluate import evaluate
+from ner.results import Prediction
 from ner.tagger import Tagger
 from ner.tags import Span, spans_from_tags, tags_from_spans
 

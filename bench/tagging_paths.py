@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from ner.batch import Batch
 from ner.conll import read_conll
 from ner.model import BiLstmCrf
 from ner.tagger import Tagger
@@ -57,7 +58,7 @@ def over_file(tagger: Tagger, dev: Path) -> None:
     """Both paths of the char CNN and of the LSTM over ``dev`` in length-sorted batches of 256."""
     model = tagger.model
     sentences = sorted((s.tokens for s in read_conll(dev).sentences), key=len)
-    batches = [tagger.encoder.batch(sentences[i : i + 256]) for i in range(0, len(sentences), 256)]
+    batches = [Batch.of(tagger.encoder.arrays(sentences[i : i + 256])) for i in range(0, len(sentences), 256)]
     cnn = model.char_cnn
 
     def char_cnn_ms(training: bool) -> float:

@@ -16,17 +16,16 @@ __version__ = "0.1.0"
 __all__ = ["Entity", "NumpyTagger", "Prediction", "Tagger", "TextEntity", "__version__"]
 
 if TYPE_CHECKING:
-    from ner.annotate import TextEntity
-    from ner.core import Entity, Prediction
     from ner.numpy_model import NumpyTagger
+    from ner.results import Entity, Prediction, TextEntity
     from ner.tagger import Tagger
 
 _HOMES = {
     "Tagger": "ner.tagger",
     "NumpyTagger": "ner.numpy_model",
-    "Entity": "ner.core",
-    "Prediction": "ner.core",
-    "TextEntity": "ner.annotate",
+    "Entity": "ner.results",
+    "Prediction": "ner.results",
+    "TextEntity": "ner.results",
 }
 
 

@@ -2,24 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from ner.core import Prediction
 from ner.normalize import SYMBOL, model_form
+from ner.results import Prediction, TextEntity
 from ner.tokenize import Token
-
-
-@dataclass(frozen=True)
-class TextEntity:
-    """An entity in a text: ``text[start:end] == self.text``; token indices count over the whole text."""
-
-    text: str
-    label: str
-    start: int
-    end: int
-    score: float
-    token_start: int
-    token_end: int
 
 
 def entities(text: str, sentences: list[list[Token]], predictions: list[Prediction]) -> list[TextEntity]:

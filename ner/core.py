@@ -13,10 +13,11 @@ import numpy as np
 
 from ner import crf
 from ner.encode import REMEMBERED_CASINGS, Encoder
+from ner.reading import ReadingPlan
+from ner.results import Entity, Prediction, TextEntity
 from ner.tags import Scheme, Span, allowed_transitions, spans_from_tags, tags_from_spans
 
 if TYPE_CHECKING:
-    from ner.annotate import TextEntity
     from ner.pipeline import Prepared
     from ner.tokenize import Tokenizer
 
@@ -27,24 +28,6 @@ MAX_LEN = 256  # longer sentences are tagged in pieces of this many tokens, boun
 # (a third of its tokens are capitalised).
 MEMORY_SPAN_TOKENS = 131_072
 _REMEMBERED = np.isin(np.arange(8), REMEMBERED_CASINGS)  # casing class (0-7) -> its tokens remember
-
-
-@dataclass(frozen=True)
-class Entity:
-    """Tokens ``start`` to ``end`` (exclusive) labelled ``label``, with the CRF's probability."""
-
-    start: int
-    end: int
-    label: str
-    score: float
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """One sentence's tags (in the data's scheme) and entities."""
-
-    tags: list[str]
-    entities: list[Entity]
 
 
 _O, _B, _I, _E, _S = range(5)  # kinds of tag, as _TagCodes numbers them
@@ -70,53 +53,6 @@ class _TagCodes:
         label = [names.index(t[2:]) if t != "O" else 0 for t in tags] + [0]
         n = len(tags)
         return cls(scheme == "iobes", np.array(kind), np.array(label), names, allowed, n, n + 1)
-
-
-Place = tuple[int, int, int, int]  # (document, sentence, first token in the window, tokens)
-
-
-def pack_places(documents: list[list[list[str]]], size: int) -> list[list[Place]]:
-    """Where each sentence lies when consecutive sentences of each document are joined into windows
-    (or memory blocks) of at most ``size`` tokens; a longer sentence makes a window of its own."""
-    places: list[list[Place]] = []
-    for d, document in enumerate(documents):
-        where: list[Place] = []
-        filled = 0
-        for s, sentence in enumerate(document):
-            if filled and filled + len(sentence) > size:
-                places.append(where)
-                where, filled = [], 0
-            where.append((d, s, filled, len(sentence)))
-            filled += len(sentence)
-        if where:
-            places.append(where)
-    return places
-
-
-def pack_windows(documents: list[list[list[str]]], size: int) -> tuple[list[list[str]], list[list[Place]]]:
-    """The windows of :func:`pack_places` as token lists, and where each sentence lies in its window."""
-    places = pack_places(documents, size)
-    windows = [[t for d, s, _, _ in where for t in documents[d][s]] for where in places]
-    return windows, places
-
-
-def unpack_windows(
-    read: list[Prediction], places: list[list[Place]], sizes: list[int], scheme: Scheme
-) -> list[list[Prediction]]:
-    """Predictions of windows back to their sentences: ``sizes`` gives each document's sentence count.
-    Entity positions become positions in the sentence; one that crosses into the next sentence (the
-    model was trained on sentence-bound entities, so it is rare) is cut at the boundary."""
-    results: list[list[Prediction]] = [[Prediction([], [])] * n for n in sizes]
-    for prediction, place in zip(read, places):
-        for d, s, offset, length in place:
-            mine = [
-                Entity(e.start - offset, min(e.end, offset + length) - offset, e.label, e.score)
-                for e in prediction.entities
-                if offset <= e.start < offset + length
-            ]
-            spans = [Span(e.start, e.end, e.label) for e in mine]
-            results[d][s] = Prediction(tags_from_spans(spans, length, scheme), mine)
-    return results
 
 
 def recall_flat(states: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -181,40 +117,6 @@ def batch_order(lengths: list[int], batch_size: int, groups: list[int] | None = 
         else:
             out.append(list(ks))
     return out
-
-
-@dataclass
-class ReadingPlan:
-    """The units a model reads for some documents, and the way back to their sentences: each sentence
-    (no context, or document memory with ``groups``, each sentence's block), or windows of several
-    sentences (document context)."""
-
-    units: list[list[str]]
-    groups: list[int] | None  # for document memory: the block of each unit
-    places: list[list[Place]]  # where each sentence lies among the units
-    sizes: list[int]  # sentences per document
-    windows: bool  # whether units are windows of several sentences
-    scheme: Scheme
-
-    @classmethod
-    def of(cls, documents: list[list[list[str]]], context: int, memory: int, scheme: Scheme) -> ReadingPlan:
-        sizes = [len(d) for d in documents]
-        if context > 0:
-            windows, places = pack_windows(documents, context)
-            return cls(windows, None, places, sizes, True, scheme)
-        places = pack_places(documents, memory if memory > 0 else 1)  # 1: each sentence its own
-        units = [documents[d][s] for place in places for d, s, _, _ in place]
-        groups = [b for b, place in enumerate(places) for _ in place] if memory > 0 else None
-        return cls(units, groups, places, sizes, False, scheme)
-
-    def regroup(self, read: list[Prediction]) -> list[list[Prediction]]:
-        """The predictions of :attr:`units`, as each document's sentences."""
-        if self.windows:
-            return unpack_windows(read, self.places, self.sizes, self.scheme)
-        out: list[list[Prediction]] = [[] for _ in self.sizes]
-        for prediction, (d, _, _, _) in zip(read, (p for place in self.places for p in place)):
-            out[d].append(prediction)  # places run in document order
-        return out
 
 
 class TaggerCore:

@@ -32,10 +32,11 @@ from typing import Any, BinaryIO, Literal
 
 from ner.annotate import entities
 from ner.conll import DOCSTART
-from ner.core import Prediction, TaggerCore
+from ner.core import TaggerCore
 from ner.errors import InputError
 from ner.pipeline import prepare_split
 from ner.process import WorkerDied, kill_pool
+from ner.results import Prediction
 from ner.tokenize import Token, Tokenizer, join_tokens
 
 log = logging.getLogger(__name__)

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import chain
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ner.normalize import model_form
 from ner.vocab import Vocab, WordVocab
-
-if TYPE_CHECKING:
-    from ner.batch import Batch
 
 MAX_WORD_CHARS = 24
 CACHE_TOKENS = 200_000  # encodings of this many distinct tokens are remembered between batches
@@ -98,14 +94,9 @@ class Encoder:
             tags=[] if tags is None else [self.tags.index[t] for t in tags],
         )
 
-    def batch(self, sentences: list[list[str]]) -> Batch:
-        """Padded tensors for untagged sentences (none empty), as ``collate`` of their encodings gives."""
-        from ner.batch import Batch  # torch: only the PyTorch model asks for tensors
-
-        return Batch.of(self.arrays(sentences))
-
     def arrays(self, sentences: list[list[str]]) -> Arrays:
-        """:meth:`batch` as numpy arrays.
+        """Padded arrays for untagged sentences (none empty), as ``collate`` of their encodings gives
+        (``ner.batch.Batch.of`` makes them tensors).
 
         The fast path for tagging: each distinct token of the batch is read in its model form and
         looked up once (and remembered

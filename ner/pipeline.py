@@ -13,8 +13,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ner.annotate import TextEntity, entities
-from ner.core import Prediction, ReadingPlan
+from ner.annotate import entities
+from ner.reading import ReadingPlan
+from ner.results import Prediction, TextEntity
 from ner.tokenize import Token, Tokenizer, join_tokens
 
 

@@ -12,13 +12,15 @@ import torch
 from torch import Tensor, nn
 
 from ner import crf
+from ner.batch import Batch
 from ner.checkpoint import FORMAT_VERSION, WORD_SCALE, load_checkpoint, quantize_rows, word_vectors
 from ner.config import ModelConfig
-from ner.core import MAX_LEN, Entity, Prediction, TaggerCore
+from ner.core import MAX_LEN, TaggerCore
 from ner.encode import Encoder
 from ner.errors import InputError
 from ner.model import BiLstmCrf, recall_means, values_key
 from ner.models import default_model_path
+from ner.results import Entity, Prediction
 from ner.tags import Scheme
 from ner.vocab import Vocab, WordVocab
 
@@ -128,7 +130,7 @@ class Tagger(TaggerCore):
     def _emissions(
         self, sentences: list[list[str]], groups: list[int] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        batch = self.encoder.batch(sentences)
+        batch = Batch.of(self.encoder.arrays(sentences))
         if groups is not None:
             batch.groups = torch.tensor(groups)
         batch = batch.to(self.device)
@@ -137,7 +139,7 @@ class Tagger(TaggerCore):
         return emissions, batch.lengths.numpy()
 
     def _states(self, sentences: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        batch = self.encoder.batch(sentences)
+        batch = Batch.of(self.encoder.arrays(sentences))
         states = self.model.states(batch.to(self.device)).float().cpu().numpy()  # (batch, seq, 2 * hidden)
         return states, batch.lengths.numpy(), batch.words.numpy(), batch.casing.numpy()
 

@@ -23,7 +23,6 @@ from ner.batch import block_batches, buckets, collate
 from ner.checkpoint import load_plain, remove_stale_temporaries, save_atomic, write_atomic
 from ner.config import ModelConfig
 from ner.conll import Corpus
-from ner.core import pack_places, pack_windows
 from ner.embeddings import Vectors, embedding_matrix
 from ner.encode import Encoded, Encoder
 from ner.errors import InputError
@@ -31,6 +30,7 @@ from ner.evaluate import Report, evaluate
 from ner.model import BiLstmCrf
 from ner.normalize import NORMALIZATION, model_form
 from ner.process import stop_on_signals
+from ner.reading import pack_places, pack_windows
 from ner.tagger import Tagger
 from ner.tags import Scheme, convert
 from ner.vocab import Vocab, WordVocab, normalise
@@ -265,7 +265,7 @@ def dev_report(tagger: Tagger, dev: Corpus) -> Report:
 
 def training_examples(data: Corpus, scheme: Scheme, context: int) -> list[tuple[list[str], list[str]]]:
     """(tokens, tags in ``scheme``) to train on: each sentence, or with ``context`` > 0 the windows of
-    consecutive sentences that tagging will read (:func:`ner.core.pack_windows`). Tags are converted
+    consecutive sentences that tagging will read (:func:`ner.reading.pack_windows`). Tags are converted
     sentence by sentence, so that no entity runs across a boundary (IOB1 would allow it)."""
     if context <= 0:
         return [(s.tokens, convert(s.tags, scheme)) for s in data.sentences]
@@ -341,7 +341,7 @@ def reflowed_blocks(
 
 def memory_blocks(data: Corpus, size: int) -> list[list[int]] | None:
     """For a model with document memory (``size`` > 0), the indices into ``data.sentences`` of each
-    block of its documents that tagging will read together (:func:`ner.core.pack_places`); None
+    block of its documents that tagging will read together (:func:`ner.reading.pack_places`); None
     without memory."""
     if size <= 0:
         return None

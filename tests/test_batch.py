@@ -1,6 +1,6 @@
 import torch
 
-from ner.batch import collate
+from ner.batch import Batch, collate
 from ner.encode import Encoder, casing
 from ner.vocab import Vocab, WordVocab
 
@@ -19,7 +19,7 @@ def test_casing_classes() -> None:
 def test_fast_batch_equals_collate_of_encodings() -> None:
     enc = _encoder()
     sentences = [["Paris", "is", "nice", "Paris"], ["1996", "Zürich", "x" * 40], ["is"]]
-    fast = enc.batch(sentences)
+    fast = Batch.of(enc.arrays(sentences))
     slow = collate([enc.encode(s) for s in sentences])
     for name in ("words", "casing", "mask", "lengths"):
         assert torch.equal(getattr(fast, name), getattr(slow, name)), name
@@ -49,11 +49,11 @@ def test_remembered_encodings_are_bounded_and_change_nothing(monkeypatch) -> Non
     monkeypatch.setattr(ner.encode, "CACHE_TOKENS", 3)
     enc = _encoder()
     sentences = [["Paris", "is", "nice"], ["1996", "Zürich", "is", "Paris"]]
-    first = enc.batch(sentences)
+    first = Batch.of(enc.arrays(sentences))
     assert len(enc._known) <= 3
-    again = enc.batch(sentences)
+    again = Batch.of(enc.arrays(sentences))
     enc.cache_clear()
-    cold = enc.batch(sentences)
+    cold = Batch.of(enc.arrays(sentences))
     for other in (again, cold):
         for name in ("words", "chars", "char_index", "casing", "mask", "lengths"):
             assert torch.equal(getattr(first, name), getattr(other, name)), name

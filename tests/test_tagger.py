@@ -236,7 +236,7 @@ def test_with_context_each_document_alone_or_batched_gives_the_same(tagger: Tagg
 
 def test_a_long_document_is_read_in_bounded_windows(tagger: Tagger, monkeypatch) -> None:
     """100,000 tokens in one document: windows of at most 64 tokens, each sentence tagged."""
-    from ner import core
+    from ner import reading
 
     monkeypatch.setattr(tagger, "context", 64)
     sentence = [w for w, _ in SENTENCES[0]]
@@ -252,12 +252,12 @@ def test_a_long_document_is_read_in_bounded_windows(tagger: Tagger, monkeypatch)
     (result,) = tagger.predict_documents([document])
     assert len(result) == len(document) and max(seen) <= 64
     assert {tuple(p.tags) for p in result} == {tuple(predict([sentence])[0].tags)}
-    windows, places = core.pack_windows([document], 64)
+    windows, places = reading.pack_windows([document], 64)
     assert max(map(len, windows)) <= 64 and sum(len(p) for p in places) == len(document)
 
 
 def test_pack_windows_keeps_documents_apart_and_long_sentences_whole() -> None:
-    from ner.core import pack_windows
+    from ner.reading import pack_windows
 
     a, b, long = ["a"] * 3, ["b"] * 4, ["c"] * 9
     windows, places = pack_windows([[a, b, long, a], [b], []], 8)
