@@ -36,8 +36,15 @@ def _init(path: str, device: str, threads: int, batch_size: int, parent: int) ->
 
 def _predict(sentences: list[list[str]], groups: list[int] | None) -> list[Prediction]:
     assert _tagger is not None, "worker process not initialised"
+    return _predict_and_trim(_tagger, sentences, groups, _batch_size)
+
+
+def _predict_and_trim(
+    tagger: Tagger, sentences: list[list[str]], groups: list[int] | None, batch_size: int
+) -> list[Prediction]:
+    """One model call; a large one gives its freed memory back (see release_free_memory)."""
     try:
-        return _tagger.predict(sentences, _batch_size, True, groups)
+        return tagger.predict(sentences, batch_size, True, groups)
     finally:
         if len(sentences) >= TRIM_AFTER_SENTENCES:
             release_free_memory()
@@ -66,10 +73,6 @@ def thread_worker(tagger: Tagger, batch_size: int) -> tuple[Callable[[], Executo
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="ner-model")
 
     def predict(sentences: list[list[str]], groups: list[int] | None) -> list[Prediction]:
-        try:
-            return tagger.predict(sentences, batch_size, True, groups)
-        finally:
-            if len(sentences) >= TRIM_AFTER_SENTENCES:
-                release_free_memory()
+        return _predict_and_trim(tagger, sentences, groups, batch_size)
 
     return make, predict

@@ -30,33 +30,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from tokenizer_check import NO_SPACE_AFTER, NO_SPACE_BEFORE  # bench/tokenizer_check.py: the same spacing
+
 from ner.conll import read_conll
 from ner.tags import spans_from_tags
 
 Spans = set[tuple[int, int, str]]
 Doc = list[tuple[list[str], list[str]]]  # sentences: tokens and gold tags
-
-_NO_SPACE_BEFORE = {
-    ".",
-    ",",
-    ";",
-    ":",
-    "!",
-    "?",
-    ")",
-    "]",
-    "}",
-    "%",
-    "'s",
-    "'S",
-    "n't",
-    "'re",
-    "'ve",
-    "'ll",
-    "'d",
-    "'m",
-}
-_NO_SPACE_AFTER = {"(", "[", "{", "$"}
 
 
 def _typeset(token: str, opening: bool) -> str:
@@ -90,7 +70,7 @@ def write_sentence(tokens: list[str], tags: list[str], typeset: bool = False) ->
         is_quote = token == '"'
         opening = is_quote and quotes % 2 == 0
         written = _typeset(token, opening) if typeset else token
-        space = not glue and token not in _NO_SPACE_BEFORE and not (is_quote and not opening)
+        space = not glue and token not in NO_SPACE_BEFORE and not (is_quote and not opening)
         if token == "-" and i > 0 and typeset:
             written = "\u2014"  # a spaced hyphen is a dash: "SOCCER - JAPAN" -> "SOCCER — JAPAN"
         if space:
@@ -100,7 +80,7 @@ def write_sentence(tokens: list[str], tags: list[str], typeset: bool = False) ->
         out.append(written)
         position += len(written)
         ends.append(position)
-        glue = token in _NO_SPACE_AFTER or (is_quote and opening)
+        glue = token in NO_SPACE_AFTER or (is_quote and opening)
         quotes += is_quote
     spans = {(starts[s.start], ends[s.end - 1], s.label) for s in spans_from_tags(tags)}
     return "".join(out), spans

@@ -160,6 +160,13 @@ def test_serve_with_missing_model_exits_2(tmp_path, caplog) -> None:
 TEXT = st.text(alphabet=st.characters(codec=None, exclude_categories=("Cs",)), max_size=40)
 
 
+def _offsets_index_the_text(text: str, result: dict[str, list[dict[str, object]]]) -> None:
+    for e in result["entities"]:
+        assert text[e["start"] : e["end"]] == e["text"]  # type: ignore[misc]
+    for t in result["tokens"]:
+        assert text[t["start"] : t["end"]] == t["text"]  # type: ignore[misc]
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(TEXT, min_size=1, max_size=3))
 def test_offsets_are_exact_for_arbitrary_unicode(client: TestClient, noise: list[str]) -> None:
@@ -167,10 +174,7 @@ def test_offsets_are_exact_for_arbitrary_unicode(client: TestClient, noise: list
     response = client.post("/tag", json={"texts": [text[:200]], "return_tokens": True})
     assert response.status_code == 200
     result = response.json()["results"][0]
-    for e in result["entities"]:
-        assert text[e["start"] : e["end"]] == e["text"]
-    for t in result["tokens"]:
-        assert text[t["start"] : t["end"]] == t["text"]
+    _offsets_index_the_text(text, result)
 
 
 def test_process_worker_gives_the_same_answers(client: TestClient, tagger: Tagger, model_path) -> None:
@@ -572,10 +576,7 @@ def test_offsets_are_exact_for_text_as_people_type_it(
     response = client.post("/tag", json={"texts": [text], "return_tokens": True})
     assert response.status_code == 200
     result = response.json()["results"][0]
-    for e in result["entities"]:
-        assert text[e["start"] : e["end"]] == e["text"]
-    for t in result["tokens"]:
-        assert text[t["start"] : t["end"]] == t["text"]
+    _offsets_index_the_text(text, result)
     library = tagger.tag_texts([text], Tokenizer(style=tagger.tokenizer_style))[0]
     assert [(e.text, e.label, e.start, e.end) for e in library] == [
         (e["text"], e["label"], e["start"], e["end"]) for e in result["entities"]

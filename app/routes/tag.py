@@ -42,14 +42,13 @@ def _too_large(what: str, limit: str, maximum: int) -> JSONResponse:
     )
 
 
-def _check_limits(body: TagRequest, settings: Settings) -> JSONResponse | None:
+def _check_limits(body: TagRequest, settings: Settings, total: int) -> JSONResponse | None:
     items: list[object] = list(body.texts or body.tokens or [])
     if len(items) > settings.max_texts:
         return _too_large(f"{len(items)} items", "max_texts", settings.max_texts)
     for i, text in enumerate(body.texts or []):
         if len(text) > settings.max_chars:
             return _too_large(f"texts[{i}] with {len(text)} characters", "max_chars", settings.max_chars)
-    total = _characters(body)
     if total > settings.max_request_chars:
         what = f"{total} characters in all"
         return _too_large(what, "max_request_chars", settings.max_request_chars)
@@ -91,7 +90,8 @@ async def tag(body: TagRequest, ready: ReadyDep, request: Request) -> Response:
     The request is admitted by what it declares before any work is spent on it; tokenising, and
     building the entities afterwards, run in the preparing thread, never on the event loop."""
     settings = ready.settings
-    refused = _check_limits(body, settings)
+    characters = _characters(body)
+    refused = _check_limits(body, settings, characters)
     if refused is not None:
         return refused
     try:
@@ -103,7 +103,7 @@ async def tag(body: TagRequest, ready: ReadyDep, request: Request) -> Response:
     except Unavailable as exc:
         return _unavailable(exc)
     try:
-        content = await _unless_the_client_leaves(request, _run(body, ready, reservation))
+        content = await _unless_the_client_leaves(request, _run(body, ready, reservation, characters))
     except ClientGone:
         return JSONResponse(status_code=499, content={"detail": "the client closed the connection"})
     except TooLarge as exc:  # no queue could ever take it: retrying cannot help
@@ -129,7 +129,7 @@ def _declared_tokens(body: TagRequest) -> int:
     return sum(len(text) // CHARS_PER_TOKEN + 1 for text in body.texts or [])
 
 
-async def _run(body: TagRequest, ready: Ready, reservation: Reservation) -> bytes:
+async def _run(body: TagRequest, ready: Ready, reservation: Reservation, characters: int) -> bytes:
     loop = asyncio.get_running_loop()
     if body.texts is not None:
         limit = ready.settings.queue_tokens  # more could never be queued: stop tokenising there
@@ -139,7 +139,7 @@ async def _run(body: TagRequest, ready: Ready, reservation: Reservation) -> byte
         prepare = partial(prepare_token_lists, ready.tagger, body.tokens or [], step, body.document)
     # A small request costs less to tokenise and render than a hand-off to a thread and back (about
     # 0.3 ms each way, under load): its bounded cost stays on the event loop.
-    small = _characters(body) <= INLINE_CHARS
+    small = characters <= INLINE_CHARS
     prepared = prepare() if small else await loop.run_in_executor(ready.prep, prepare)
     plan = prepared.plan
     read = await ready.batcher.submit(plan.units, plan.groups, reservation)
