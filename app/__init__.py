@@ -1,1 +1,1 @@
-"""The HTTP service around :class:`ner.tagger.Tagger`."""
+"""The HTTP service around :class:`ner.inference.tagger.Tagger`."""

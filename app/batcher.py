@@ -21,8 +21,8 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from app.metrics import Metrics
-from ner.process import kill_pool
-from ner.tagger import Prediction
+from ner.inference.tagger import Prediction
+from ner.runtime import kill_pool
 
 log = logging.getLogger(__name__)
 

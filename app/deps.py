@@ -16,8 +16,8 @@ from fastapi import Depends, HTTPException, Request
 from app.batcher import MicroBatcher
 from app.metrics import Metrics
 from app.settings import Settings
-from ner.tagger import Tagger
-from ner.tokenize import Tokenizer
+from ner.inference.tagger import Tagger
+from ner.text.tokenize import Tokenizer
 
 
 @dataclass(frozen=True)

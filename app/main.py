@@ -26,11 +26,10 @@ from app.schemas import TagRequest, openapi_limits
 from app.settings import Settings
 from app.worker import process_worker, thread_worker
 from ner import __version__
-from ner.errors import InputError
-from ner.models import default_model_path
-from ner.process import freeze_loaded_objects
-from ner.tagger import Tagger
-from ner.tokenize import Tokenizer
+from ner.inference.tagger import Tagger
+from ner.model.bundled import default_model_path
+from ner.runtime import InputError, freeze_loaded_objects
+from ner.text.tokenize import Tokenizer
 
 log = logging.getLogger("app")
 

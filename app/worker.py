@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 
 from app.batcher import Predict
-from ner.process import die_with_parent, freeze_loaded_objects, release_free_memory
-from ner.tagger import Prediction, Tagger
+from ner.inference.tagger import Prediction, Tagger
+from ner.runtime import die_with_parent, freeze_loaded_objects, release_free_memory
 
 TRIM_AFTER_SENTENCES = 64  # a call this large gives its freed memory back (see release_free_memory)
 _tagger: Tagger | None = None

@@ -18,7 +18,7 @@ the short sentence as a text (alone), tokenising included.
 
 --no-network replaces the BiLSTM-CNN by emissions remembered from a first pass, to time the work
 around it alone (encoding, the CRF, reading entities). A worker freezes the objects left by loading
-(``gc.freeze``) when its revision's commands do so (ner/process.py).
+(``gc.freeze``) when its revision's commands do so (ner/runtime.py).
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ def worker(model: Path, dev: Path, no_network: bool, documents: bool, raw: bool 
     """Serve timing orders from stdin ("lone N", "bulk THREADS"), one number per line on stdout."""
     import torch
 
-    from ner.conll import read_conll
-    from ner.tagger import Tagger
+    from ner.inference.tagger import Tagger
+    from ner.text.conll import read_conll
 
     tagger = Tagger.load(model, "cpu")
     corpus = read_conll(dev)
@@ -74,7 +74,7 @@ def worker(model: Path, dev: Path, no_network: bool, documents: bool, raw: bool 
         tagger.model.emissions = emissions  # type: ignore[method-assign]
     bulk()  # warm-up, and every batch's emissions remembered
     with contextlib.suppress(ImportError):
-        from ner.process import freeze_loaded_objects
+        from ner.runtime import freeze_loaded_objects
 
         freeze_loaded_objects()
     print("ready", flush=True)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ner.conll import read_conll
-from ner.tagger import Tagger
-from ner.tags import spans_from_tags
+from ner.inference.tagger import Tagger
+from ner.text.conll import read_conll
+from ner.text.tags import spans_from_tags
 
 BANDS = [(0.0, 0.5), (0.5, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 0.95), (0.95, 0.99), (0.99, 1.0001)]
 

@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from tokenizer_check import detokenise
 
-from ner.conll import read_conll
+from ner.text.conll import read_conll
 
 
 def write_corpus(data: Path, path: Path, repeat: int = 1) -> int:

@@ -17,9 +17,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from reading_f1 import BUNDLED, add_model_option
 
-from ner.conll import read_conll
-from ner.evaluate import evaluate
-from ner.tagger import Tagger
+from ner.inference.tagger import Tagger
+from ner.text.conll import read_conll
+from ner.text.evaluate import evaluate
 
 KEPT = {"person": "PER", "location": "LOC", "PER": "PER", "LOC": "LOC"}
 

@@ -14,14 +14,14 @@ import argparse
 import numpy as np
 import torch
 
-from ner import crf
-from ner.conll import read_conll
-from ner.distil import teacher_marginals
-from ner.evaluate import evaluate
-from ner.model import FORBIDDEN
-from ner.tagger import Tagger
-from ner.tags import convert
-from ner.train import memory_blocks
+from ner.inference.tagger import Tagger
+from ner.model import crf
+from ner.model.network import FORBIDDEN
+from ner.text.conll import read_conll
+from ner.text.evaluate import evaluate
+from ner.text.tags import convert
+from ner.training.distil import teacher_marginals
+from ner.training.train import memory_blocks
 
 
 def decode(marginals: list[np.ndarray], tagger: Tagger) -> list[list[str]]:

@@ -26,11 +26,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from reading_f1 import BUNDLED, add_model_option
 
-from ner.conll import read_conll
-from ner.evaluate import evaluate
-from ner.results import Prediction
-from ner.tagger import Tagger
-from ner.tags import Span, spans_from_tags, tags_from_spans
+from ner.inference.tagger import Tagger
+from ner.text.conll import read_conll
+from ner.text.evaluate import evaluate
+from ner.text.results import Prediction
+from ner.text.tags import Span, spans_from_tags, tags_from_spans
 
 
 def overlaps(a: Span, b: Span) -> bool:

@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 import httpx
 from served import start_server  # bench/served.py
 
-from ner.conll import read_conll
+from ner.text.conll import read_conll
 
 
 async def _load(url: str, texts: list[str], clients: int, seconds: float) -> tuple[list[float], int, int]:

@@ -16,9 +16,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ner.conll import read_conll
-from ner.evaluate import Report, evaluate
-from ner.tagger import Tagger
+from ner.inference.tagger import Tagger
+from ner.text.conll import read_conll
+from ner.text.evaluate import Report, evaluate
 
 BUNDLED = str(Path(__file__).resolve().parent.parent / "models" / "conll03-en.pt")
 

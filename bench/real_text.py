@@ -32,8 +32,8 @@ from pathlib import Path
 
 from tokenizer_check import NO_SPACE_AFTER, NO_SPACE_BEFORE  # bench/tokenizer_check.py: the same spacing
 
-from ner.conll import read_conll
-from ner.tags import spans_from_tags
+from ner.text.conll import read_conll
+from ner.text.tags import spans_from_tags
 
 Spans = set[tuple[int, int, str]]
 Doc = list[tuple[list[str], list[str]]]  # sentences: tokens and gold tags
@@ -153,7 +153,7 @@ def score(gold: list[Spans], found: list[Spans]) -> tuple[float, float, float]:
 
 
 def ours(model: str | None) -> Callable[[list[str]], list[Spans]]:
-    from ner.tagger import Tagger
+    from ner.inference.tagger import Tagger
 
     tagger = Tagger.load(model) if model else Tagger.load()
 

@@ -53,7 +53,7 @@ def _word(rng: random.Random, n: int) -> str:
 def _body(i: int, rng: random.Random, tokens: int, chars: int) -> dict[str, object]:
     if i % 2:
         return {"tokens": [[f"{i}{_word(rng, chars - len(str(i)))}" for _ in range(tokens)]]}
-    # words short enough to be cached by the encoder (ner.encode.CACHE_TOKEN_CHARS), all new
+    # words short enough to be cached by the encoder (ner.encoding.encode.CACHE_TOKEN_CHARS), all new
     words = " ".join(f"Z{i}{_word(rng, 24)}" for _ in range(2 * tokens))
     return {"texts": [f"Alice Walker met {words} in Paris."]}
 

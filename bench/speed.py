@@ -19,16 +19,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ner.batch import buckets, collate
-from ner.config import ModelConfig
-from ner.conll import read_conll
-from ner.embeddings import load_vectors
-from ner.evaluate import evaluate
-from ner.model import BiLstmCrf
-from ner.process import freeze_loaded_objects
-from ner.tagger import Tagger, resolve_device
-from ner.tags import convert
-from ner.train import TrainConfig, build_vocabs, make_optimizer
+from ner.encoding.batch import buckets, collate
+from ner.inference.tagger import Tagger, resolve_device
+from ner.model.config import ModelConfig
+from ner.model.network import BiLstmCrf
+from ner.runtime import freeze_loaded_objects
+from ner.text.conll import read_conll
+from ner.text.evaluate import evaluate
+from ner.text.tags import convert
+from ner.training.embeddings import load_vectors
+from ner.training.train import TrainConfig, build_vocabs, make_optimizer
 
 ROOT = Path(__file__).resolve().parent.parent
 

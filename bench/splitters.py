@@ -23,10 +23,10 @@ from pathlib import Path
 
 from real_text import score, variants  # bench/real_text.py
 
-from ner.conll import read_conll
-from ner.pipeline import prepare_split
-from ner.tagger import Tagger
-from ner.tokenize import Token, Tokenizer
+from ner.inference.pipeline import prepare_split
+from ner.inference.tagger import Tagger
+from ner.text.conll import read_conll
+from ner.text.tokenize import Token, Tokenizer
 
 Split = Callable[[str], list[list[Token]]]
 

@@ -4,7 +4,7 @@
 
 The character CNN runs as a convolution (training) or as table lookups (tagging on the CPU), and the
 BiLSTM packed or unpacked: ``BiLstmCrf`` runs it unpacked at tagging time when a batch is at least
-``MOSTLY_FULL`` tokens or has at most ``FEW_SENTENCES`` sentences (``ner/model.py``). This prints the
+``MOSTLY_FULL`` tokens or has at most ``FEW_SENTENCES`` sentences (``ner/model/network.py``). This prints the
 median milliseconds of both LSTM paths on random inputs of ten shapes, so the two thresholds can be
 checked on another machine; with ``--dev``, also both paths of each part summed over the file's
 sentences sorted by length in batches of 256, as ``Tagger.predict`` batches them.
@@ -22,10 +22,10 @@ from pathlib import Path
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from ner.batch import Batch
-from ner.conll import read_conll
-from ner.model import BiLstmCrf
-from ner.tagger import Tagger
+from ner.encoding.batch import Batch
+from ner.inference.tagger import Tagger
+from ner.model.network import BiLstmCrf
+from ner.text.conll import read_conll
 
 ROOT = Path(__file__).resolve().parent.parent
 SHAPES = [(2, 5, 40), (4, 2, 50), (8, 2, 40), (8, 10, 40), (12, 2, 40), (12, 10, 40), (32, 10, 40),

@@ -4,7 +4,7 @@
 
 Each sentence is detokenised the way newswire is written (no space before closing punctuation,
 clitics and "n't"; none after opening brackets; quotes attached inward), tokenised again by
-``ner.tokenize``, and compared with the gold tokens. Entity F1 is then measured twice, on character
+``ner.text.tokenize``, and compared with the gold tokens. Entity F1 is then measured twice, on character
 spans: tagging the gold tokens, and tagging the plain text end to end (tokeniser and sentence splitter
 included). Both read documents, as the model was trained to: the gold tokens by -DOCSTART- document
 (``tag_documents``), the plain text one document per text (``tag_texts``), laid out as newswire is: a
@@ -19,10 +19,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ner.conll import read_conll
-from ner.tagger import Tagger
-from ner.tags import spans_from_tags
-from ner.tokenize import Tokenizer
+from ner.inference.tagger import Tagger
+from ner.text.conll import read_conll
+from ner.text.tags import spans_from_tags
+from ner.text.tokenize import Tokenizer
 
 NO_SPACE_BEFORE = {
     ".",

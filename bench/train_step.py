@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ner.batch import buckets, collate
-from ner.config import ModelConfig
-from ner.conll import read_conll
-from ner.embeddings import embedding_matrix, load_vectors
-from ner.encode import Encoded, Encoder
-from ner.model import BiLstmCrf
-from ner.tags import convert
-from ner.train import TrainConfig, build_vocabs, make_optimizer
+from ner.encoding.batch import buckets, collate
+from ner.encoding.encode import Encoded, Encoder
+from ner.model.config import ModelConfig
+from ner.model.network import BiLstmCrf
+from ner.text.conll import read_conll
+from ner.text.tags import convert
+from ner.training.embeddings import embedding_matrix, load_vectors
+from ner.training.train import TrainConfig, build_vocabs, make_optimizer
 
 PARTS = ("collate", "network", "crf", "backward", "clip", "step")
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ner.conll import read_conll
-from ner.embeddings import GLOVE_PACKAGE, load_vectors
-from ner.tagger import Tagger
-from ner.vocab import WordVocab
+from ner.encoding.vocab import WordVocab
+from ner.inference.tagger import Tagger
+from ner.text.conll import read_conll
+from ner.training.embeddings import GLOVE_PACKAGE, load_vectors
 
 
 def main() -> None:

@@ -16,16 +16,16 @@ __version__ = "0.1.0"
 __all__ = ["Entity", "NumpyTagger", "Prediction", "Tagger", "TextEntity", "__version__"]
 
 if TYPE_CHECKING:
-    from ner.numpy_model import NumpyTagger
-    from ner.results import Entity, Prediction, TextEntity
-    from ner.tagger import Tagger
+    from ner.inference.tagger import Tagger
+    from ner.model.numpy_network import NumpyTagger
+    from ner.text.results import Entity, Prediction, TextEntity
 
 _HOMES = {
-    "Tagger": "ner.tagger",
-    "NumpyTagger": "ner.numpy_model",
-    "Entity": "ner.results",
-    "Prediction": "ner.results",
-    "TextEntity": "ner.results",
+    "Tagger": "ner.inference.tagger",
+    "NumpyTagger": "ner.model.numpy_network",
+    "Entity": "ner.text.results",
+    "Prediction": "ner.text.results",
+    "TextEntity": "ner.text.results",
 }
 
 

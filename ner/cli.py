@@ -14,10 +14,9 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from ner.errors import InputError
-from ner.models import default_model_path
-from ner.process import WorkerDied
-from ner.tags import SCHEMES
+from ner.model.bundled import default_model_path
+from ner.runtime import InputError, WorkerDied
+from ner.text.tags import SCHEMES
 
 T = TypeVar("T")
 
@@ -259,11 +258,11 @@ def _read_toml(path: Path | None) -> dict[str, Any]:
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ner.config import ModelConfig
-    from ner.conll import read_conll
-    from ner.embeddings import GLOVE_PACKAGE, load_vectors
-    from ner.tagger import resolve_device
-    from ner.train import EpochRecord, Interrupted, TrainConfig, resume_path, train
+    from ner.inference.tagger import resolve_device
+    from ner.model.config import ModelConfig
+    from ner.text.conll import read_conll
+    from ner.training.embeddings import GLOVE_PACKAGE, load_vectors
+    from ner.training.train import EpochRecord, Interrupted, TrainConfig, resume_path, train
 
     config = _read_toml(args.config)
     known_model = {f.name for f in fields(ModelConfig)} - {"num_words", "num_chars", "num_tags"}
@@ -311,7 +310,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_data = read_conll(args.train_file, args.scheme)
     dev_data = read_conll(args.dev, args.scheme or train_data.scheme)
     if cfg.final:
-        from ner.train import joined
+        from ner.training.train import joined
 
         train_data = joined(train_data, dev_data)
         log.info("--final: %s for %d epochs; dev scores are on seen data", train_data.path, cfg.epochs)
@@ -368,14 +367,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _load_tagger(path: Path | None, device: str, backend: str = "torch") -> Any:
-    from ner.process import freeze_loaded_objects
+    from ner.runtime import freeze_loaded_objects
 
     if backend == "numpy":
-        from ner.numpy_model import NumpyTagger
+        from ner.model.numpy_network import NumpyTagger
 
         tagger: Any = NumpyTagger.load(path or default_model_path())
     else:
-        from ner.tagger import Tagger
+        from ner.inference.tagger import Tagger
 
         tagger = Tagger.load(path or default_model_path(), device)
     freeze_loaded_objects()
@@ -383,8 +382,8 @@ def _load_tagger(path: Path | None, device: str, backend: str = "torch") -> Any:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from ner.conll import read_conll
-    from ner.evaluate import evaluate
+    from ner.text.conll import read_conll
+    from ner.text.evaluate import evaluate
 
     tagger = _load_tagger(args.model, args.device)
     data = read_conll(args.data, args.scheme)
@@ -421,9 +420,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from ner.calibrate import fit_temperature
-    from ner.checkpoint import save_atomic
-    from ner.conll import read_conll
+    from ner.inference.calibrate import fit_temperature
+    from ner.model.checkpoint import save_atomic
+    from ner.text.conll import read_conll
 
     path = args.model or default_model_path()
     tagger = _load_tagger(path, args.device)
@@ -463,8 +462,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def _trained_on(metadata: dict[str, Any], sha256: str) -> str:
     """How a model saw the data with digest ``sha256`` in training ('' if it did not). A ``--final``
-    model's training digest is that of train + dev joined (``ner.train.joined``)."""
-    from ner.train import joined_digest
+    model's training digest is that of train + dev joined (``ner.training.train.joined``)."""
+    from ner.training.train import joined_digest
 
     trained, dev = metadata.get("train", {}).get("sha256"), metadata.get("dev", {}).get("sha256")
     final = bool(metadata.get("train_config", {}).get("final")) and dev is not None
@@ -476,7 +475,7 @@ def _trained_on(metadata: dict[str, Any], sha256: str) -> str:
 
 
 def _copy_temperature(tagger: Any, path: Path, source: Path) -> int:
-    from ner.checkpoint import load_checkpoint, save_atomic
+    from ner.model.checkpoint import load_checkpoint, save_atomic
 
     calibration = load_checkpoint(source)["metadata"].get("calibration")
     if not calibration:
@@ -516,9 +515,17 @@ def cmd_tag(args: argparse.Namespace) -> int:
             os.environ.setdefault(name, "1")
     from tqdm import tqdm
 
-    from ner.corpus import ChunkTagger, Job, detect_format, read_chunks, skip_done, tag_chunks, worker_pool
-    from ner.files import Output, check_output, first_line, open_input, partial_path
-    from ner.process import stop_on_signals
+    from ner.corpus.engine import (
+        ChunkTagger,
+        Job,
+        detect_format,
+        read_chunks,
+        skip_done,
+        tag_chunks,
+        worker_pool,
+    )
+    from ner.corpus.files import Output, check_output, first_line, open_input, partial_path
+    from ner.runtime import stop_on_signals
 
     check_output(args.output, [args.input], args.force, args.resume)
     stream = open_input(args.input)
@@ -615,7 +622,7 @@ def _located(chunks: Iterator[T], name: str) -> Iterator[T]:
 
 
 def _tag_with_ray(args: argparse.Namespace) -> int:
-    from ner.ray_engine import tag_with_ray
+    from ner.corpus.ray_engine import tag_with_ray
 
     tag_with_ray(
         args.input, args.output, args.model or default_model_path(), fmt=args.format,
@@ -647,7 +654,15 @@ def _cell(value: object, key: str) -> str:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from ner.tune import Search, default_space, leaderboard, make_study, read_space, run_search, write_outputs
+    from ner.training.tune import (
+        Search,
+        default_space,
+        leaderboard,
+        make_study,
+        read_space,
+        run_search,
+        write_outputs,
+    )
 
     out: Path = args.out
     if not args.report and (args.train_file is None or args.dev is None):

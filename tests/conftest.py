@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from ner.conll import read_conll
-from ner.embeddings import load_vectors
-from ner.tagger import Tagger
-from ner.train import TrainConfig, train
+from ner.inference.tagger import Tagger
+from ner.text.conll import read_conll
+from ner.training.embeddings import load_vectors
+from ner.training.train import TrainConfig, train
 
 SENTENCES = [
     [("Alice", "B-PER"), ("Walker", "I-PER"), ("visited", "O"), ("Paris", "B-LOC"), (".", "O")],

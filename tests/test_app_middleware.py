@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from app.logs import JsonFormatter
 from app.main import create_app
 from app.settings import Settings
-from ner.tagger import Tagger
+from ner.inference.tagger import Tagger
 
 BODY = {"texts": ["Alice Walker visited Paris."]}
 

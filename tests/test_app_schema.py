@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 
 from app.main import create_app
 from app.settings import Settings
-from ner.tagger import Tagger
+from ner.inference.tagger import Tagger
 
 schemathesis = pytest.importorskip("schemathesis")  # a dev extra
 from schemathesis.generation import GenerationMode  # noqa: E402

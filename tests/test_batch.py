@@ -1,8 +1,8 @@
 import torch
 
-from ner.batch import Batch, collate
-from ner.encode import Encoder, casing
-from ner.vocab import Vocab, WordVocab
+from ner.encoding.batch import Batch, collate
+from ner.encoding.encode import Encoder, casing
+from ner.encoding.vocab import Vocab, WordVocab
 
 
 def _encoder() -> Encoder:
@@ -44,9 +44,9 @@ def test_collate_builds_right_padded_bool_mask() -> None:
 
 
 def test_remembered_encodings_are_bounded_and_change_nothing(monkeypatch) -> None:
-    import ner.encode
+    import ner.encoding.encode
 
-    monkeypatch.setattr(ner.encode, "CACHE_TOKENS", 3)
+    monkeypatch.setattr(ner.encoding.encode, "CACHE_TOKENS", 3)
     enc = _encoder()
     sentences = [["Paris", "is", "nice"], ["1996", "Zürich", "is", "Paris"]]
     first = Batch.of(enc.arrays(sentences))
@@ -62,7 +62,7 @@ def test_remembered_encodings_are_bounded_and_change_nothing(monkeypatch) -> Non
 def test_block_batches_keep_blocks_whole_and_cover_every_sentence() -> None:
     import numpy as np
 
-    from ner.batch import block_batches
+    from ner.encoding.batch import block_batches
 
     blocks = [[0, 1, 2], [3], [4, 5, 6, 7, 8], [9, 10]]
     batches = list(block_batches(blocks, 4, np.random.default_rng(0)))

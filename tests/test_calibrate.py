@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from ner.calibrate import GRID, fit_temperature
 from ner.cli import main
-from ner.conll import read_conll
-from ner.tagger import Tagger
+from ner.inference.calibrate import GRID, fit_temperature
+from ner.inference.tagger import Tagger
+from ner.text.conll import read_conll
 from tests.conftest import SENTENCES, write_conll
 
 
@@ -43,8 +43,8 @@ def test_cli_calibrate_updates_the_checkpoint(model_path: Path, tmp_path: Path, 
 def test_cli_calibrate_refuses_the_data_the_model_trained_on(
     model_path: Path, data_dir: Path, tmp_path: Path, capsys
 ) -> None:
-    from ner.checkpoint import load_checkpoint, save_atomic
-    from ner.train import joined_digest
+    from ner.model.checkpoint import load_checkpoint, save_atomic
+    from ner.training.train import joined_digest
 
     path = tmp_path / "m.pt"
     path.write_bytes(model_path.read_bytes())
@@ -86,15 +86,15 @@ def test_cli_calibrate_copies_the_temperature_of_another_checkpoint(
 def test_cli_calibrates_a_context_model_on_the_windows_it_reads(
     model_path: Path, tmp_path: Path, monkeypatch
 ) -> None:
-    import ner.calibrate
-    from ner.checkpoint import load_checkpoint, save_atomic
+    import ner.inference.calibrate
+    from ner.model.checkpoint import load_checkpoint, save_atomic
 
     obj = load_checkpoint(model_path)
     obj["model_config"]["context"] = 12
     path = tmp_path / "context.pt"
     save_atomic(obj, path)
     seen: list[list[str]] = []
-    fit = ner.calibrate.fit_temperature
+    fit = ner.inference.calibrate.fit_temperature
 
     def spy(
         tagger: Tagger, units: list[list[str]], gold: list[list[str]], *args: object, **kw: object
@@ -103,7 +103,7 @@ def test_cli_calibrates_a_context_model_on_the_windows_it_reads(
         assert [len(u) for u in units] == [len(g) for g in gold] and kw.get("groups") is None
         return fit(tagger, units, gold)
 
-    monkeypatch.setattr(ner.calibrate, "fit_temperature", spy)
+    monkeypatch.setattr(ner.inference.calibrate, "fit_temperature", spy)
     args = ["calibrate", "--model", str(path), "--data", str(held_out(tmp_path)), "--half", "all"]
     assert main(args) == 0
     sentences = [[w for w, _ in s] for s in SENTENCES[::-1]]
@@ -116,14 +116,14 @@ def test_cli_calibrates_a_memory_model_on_the_blocks_it_reads(
 ) -> None:
     import shutil
 
-    import ner.calibrate
+    import ner.inference.calibrate
     from tests.conftest import DOCUMENTS, write_documents
 
     path = tmp_path / "memory.pt"
     shutil.copy(memory_model_path, path)
     data = write_documents(tmp_path / "documents.txt", DOCUMENTS[::-1])  # not the training file
     seen: list[list[int]] = []
-    fit = ner.calibrate.fit_temperature
+    fit = ner.inference.calibrate.fit_temperature
 
     def spy(
         tagger: Tagger, units: list[list[str]], gold: list[list[str]], *args: object, **kw: object
@@ -133,7 +133,7 @@ def test_cli_calibrates_a_memory_model_on_the_blocks_it_reads(
         seen.append(groups)
         return fit(tagger, units, gold, groups=groups)
 
-    monkeypatch.setattr(ner.calibrate, "fit_temperature", spy)
+    monkeypatch.setattr(ner.inference.calibrate, "fit_temperature", spy)
     assert main(["calibrate", "--model", str(path), "--data", str(data), "--half", "all"]) == 0
     (groups,) = seen
     assert len(groups) == sum(map(len, DOCUMENTS)) and len(set(groups)) >= len(DOCUMENTS)

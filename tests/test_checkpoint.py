@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import torch
 
-from ner.checkpoint import load_arrays, load_checkpoint, save_atomic
 from ner.cli import main
-from ner.errors import InputError
+from ner.model.checkpoint import load_arrays, load_checkpoint, save_atomic
+from ner.runtime import InputError
 
 LOADERS = [load_checkpoint, load_arrays]
 
@@ -103,7 +103,7 @@ def test_the_checked_file_still_loads(model_path: Path) -> None:
 def test_int8_word_rows_are_within_half_a_step_of_the_original() -> None:
     import numpy as np
 
-    from ner.checkpoint import WORD_SCALE, quantize_rows, word_vectors
+    from ner.model.checkpoint import WORD_SCALE, quantize_rows, word_vectors
 
     weight = np.random.default_rng(0).normal(size=(50, 8)).astype(np.float32)
     weight[0] = 0.0  # padding
@@ -170,7 +170,7 @@ def test_tensors_that_reach_outside_their_storage_are_refused_by_both_loaders(
 
 
 def test_loader_errors_are_one_plain_line_without_unsafe_advice() -> None:
-    from ner.checkpoint import _first_line
+    from ner.model.checkpoint import _first_line
 
     noisy = RuntimeError(
         "\x1b[1m\x1b[31mWeights only load failed.\x1b[0m\nPlease file an issue.\n"

@@ -490,10 +490,10 @@ def test_serve_checks_the_port_before_loading_the_model(tmp_path: Path, caplog) 
 
 
 def test_train_records_the_tokenizer_and_ner_tag_uses_it(data_dir: Path, tmp_path: Path) -> None:
-    from ner.checkpoint import load_checkpoint
-    from ner.corpus import ChunkTagger, Job
-    from ner.numpy_model import NumpyTagger
-    from ner.tagger import Tagger
+    from ner.corpus.engine import ChunkTagger, Job
+    from ner.inference.tagger import Tagger
+    from ner.model.checkpoint import load_checkpoint
+    from ner.model.numpy_network import NumpyTagger
 
     out = tmp_path / "social.pt"
     assert main([*_train_args(data_dir, tmp_path, out), "--tokenizer", "social"]) == 0
@@ -526,7 +526,7 @@ def test_a_full_disk_while_training_is_one_line_with_exit_2_and_leaves_no_tempor
 
 
 def test_final_trains_on_train_and_dev_for_the_given_epochs(data_dir: Path, tmp_path: Path, capsys) -> None:
-    from ner.checkpoint import load_checkpoint
+    from ner.model.checkpoint import load_checkpoint
 
     out = tmp_path / "final.pt"
     assert main([*_train_args(data_dir, tmp_path, out), "--final"]) == 2
@@ -542,7 +542,7 @@ def test_final_trains_on_train_and_dev_for_the_given_epochs(data_dir: Path, tmp_
 def test_train_with_a_teacher_distils_and_a_missing_one_exits_2(
     data_dir: Path, model_path: Path, tmp_path: Path, capsys
 ) -> None:
-    from ner.checkpoint import load_checkpoint
+    from ner.model.checkpoint import load_checkpoint
 
     out = tmp_path / "student.pt"
     missing = tmp_path / "nowhere.pt"
@@ -560,7 +560,7 @@ def test_a_full_disk_while_tagging_keeps_the_partial_file_and_resume_finishes(
 ) -> None:
     import errno
 
-    from ner.files import Output
+    from ner.corpus.files import Output
 
     source = _write_jsonl(tmp_path / "in.jsonl", CORPUS)
     out = tmp_path / f"out.jsonl{suffix}"

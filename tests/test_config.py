@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ner.config import ModelConfig
-from ner.train import TrainConfig
+from ner.model.config import ModelConfig
+from ner.training.train import TrainConfig
 
 CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.toml"))
 

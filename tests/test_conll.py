@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from ner.conll import read_conll
-from ner.errors import InputError
+from ner.runtime import InputError
+from ner.text.conll import read_conll
 from tests.conftest import SENTENCES, write_conll
 
 

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from ner.corpus import (
+from ner.corpus.engine import (
     Chunk,
     ChunkTagger,
     Job,
@@ -16,9 +16,9 @@ from ner.corpus import (
     skip_done,
     tag_chunks,
 )
-from ner.errors import InputError
-from ner.tagger import Tagger
-from ner.tokenize import Tokenizer
+from ner.inference.tagger import Tagger
+from ner.runtime import InputError
+from ner.text.tokenize import Tokenizer
 
 JSONL = Job("jsonl", "jsonl")
 
@@ -102,13 +102,13 @@ def test_conll_keeps_every_line_and_its_separator(tagger: Tagger) -> None:
 
 
 def test_in_order_with_a_pool_and_bounded_in_flight(tagger: Tagger, monkeypatch) -> None:
-    import ner.corpus
+    import ner.corpus.engine
 
     work = ChunkTagger(tagger, Job("text", "jsonl"))
     texts = [f"Frank flew from New York {i} ." for i in range(40)]
     chunks = list(read_chunks(io.BytesIO("\n".join(texts).encode()), "text", chunk_bytes=64))
     alone = "".join(r.text for r in tag_chunks(chunks, work))
-    monkeypatch.setattr(ner.corpus, "_WORKER", work)  # a thread pool stands in for the processes
+    monkeypatch.setattr(ner.corpus.engine, "_WORKER", work)  # a thread pool stands in for the processes
     submitted = []
 
     def lazily():
@@ -172,8 +172,8 @@ def test_a_context_model_tags_conll_documents_as_ner_evaluate_reads_them(tagger:
 def test_a_line_longer_than_the_limit_is_refused_by_number_without_reading_it_whole() -> None:
     import io
 
-    from ner.corpus import read_chunks
-    from ner.errors import InputError
+    from ner.corpus.engine import read_chunks
+    from ner.runtime import InputError
 
     stream = io.BytesIO(b"short\n" + b"x" * 5000 + b"\nafter\n")
     chunks = read_chunks(stream, "text", chunk_bytes=1, max_line_bytes=1000)

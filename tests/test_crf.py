@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torchcrf import CRF
 
-from ner.crf import CrfScores, forward_backward, path_score, span_log_probs, viterbi
+from ner.model.crf import CrfScores, forward_backward, path_score, span_log_probs, viterbi
 
 
 def _setup(seed: int = 0, batch: int = 3, seq: int = 4, tags: int = 3):

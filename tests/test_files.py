@@ -1,4 +1,4 @@
-"""Outputs of ner tag (ner/files.py): never half-written under the final name, never through a link,
+"""Outputs of ner tag (ner/corpus/files.py): never half-written under the final name, never through a link,
 never the input, one run at a time, resumed only from the same input."""
 
 import os
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ner.errors import InputError
-from ner.files import Output, check_output, fingerprint_path, partial_path
+from ner.corpus.files import Output, check_output, fingerprint_path, partial_path
+from ner.runtime import InputError
 
 
 def _input(tmp_path: Path, text: str = "Alice visited Paris.\n") -> str:

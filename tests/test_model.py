@@ -1,11 +1,11 @@
 import pytest
 import torch
 
-from ner.batch import collate
-from ner.config import ModelConfig
-from ner.encode import Encoder
-from ner.model import BiLstmCrf, recall
-from ner.vocab import Vocab, WordVocab
+from ner.encoding.batch import collate
+from ner.encoding.encode import Encoder
+from ner.encoding.vocab import Vocab, WordVocab
+from ner.model.config import ModelConfig
+from ner.model.network import BiLstmCrf, recall
 
 
 def _encoder() -> Encoder:
@@ -101,21 +101,21 @@ def test_model_config_rejects_bad_shapes(change: dict[str, object], message: str
 
 
 def test_unpacked_lstm_for_tagging_equals_packed(monkeypatch: pytest.MonkeyPatch) -> None:
-    import ner.model
+    import ner.model.network
 
     model = _model().eval()
     enc = _encoder()
     sentences = [["Paris", "is", "nice", "Alice"], ["Alice", "is"], ["nice"], ["Paris", "is", "nice"]]
     batch = collate([enc.encode(s) for s in sentences])
     results = {}
-    monkeypatch.setattr(ner.model, "FEW_SENTENCES", 2)  # four sentences: the fill decides
+    monkeypatch.setattr(ner.model.network, "FEW_SENTENCES", 2)  # four sentences: the fill decides
     for threshold, path in ((0.0, "unpacked"), (1.1, "packed")):
-        monkeypatch.setattr(ner.model, "MOSTLY_FULL", threshold)
+        monkeypatch.setattr(ner.model.network, "MOSTLY_FULL", threshold)
         assert model._unpacked_is_faster(torch.zeros(4, 4, 1), batch.lengths) == (path == "unpacked")
         with torch.no_grad():
             results[path] = model.emissions(batch)
     assert torch.allclose(results["unpacked"], results["packed"], atol=1e-6)
-    monkeypatch.setattr(ner.model, "FEW_SENTENCES", 4)
+    monkeypatch.setattr(ner.model.network, "FEW_SENTENCES", 4)
     assert model._unpacked_is_faster(torch.zeros(4, 4, 1), batch.lengths)  # few sentences: unpacked
     model.train()  # training keeps the packed LSTM
     assert not model._unpacked_is_faster(torch.zeros(4, 4, 1), batch.lengths)

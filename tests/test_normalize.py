@@ -1,6 +1,6 @@
 import pytest
 
-from ner.normalize import SYMBOL, model_form
+from ner.text.normalize import SYMBOL, model_form
 
 
 @pytest.mark.parametrize(

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from ner.checkpoint import load_arrays, load_checkpoint
-from ner.config import ModelConfig
-from ner.encode import Encoder
-from ner.errors import InputError
-from ner.model import BiLstmCrf
-from ner.numpy_model import NumpyTagger
-from ner.tagger import Tagger
-from ner.vocab import Vocab, WordVocab
+from ner.encoding.encode import Encoder
+from ner.encoding.vocab import Vocab, WordVocab
+from ner.inference.tagger import Tagger
+from ner.model.checkpoint import load_arrays, load_checkpoint
+from ner.model.config import ModelConfig
+from ner.model.network import BiLstmCrf
+from ner.model.numpy_network import NumpyTagger
+from ner.runtime import InputError
 from tests.conftest import SENTENCES
 
 WORDS = sorted({w for s in SENTENCES for w, _ in s})
@@ -88,7 +88,7 @@ def test_checkpoint_reads_the_same_without_torch(model_path: Path) -> None:
 
 def test_tagging_with_numpy_never_imports_torch(model_path: Path) -> None:
     code = (
-        "import sys; from ner.numpy_model import NumpyTagger; "
+        "import sys; from ner.model.numpy_network import NumpyTagger; "
         f"t = NumpyTagger.load({str(model_path)!r}); t.predict([['Alice', 'visited', 'Paris']]); "
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )

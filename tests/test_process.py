@@ -1,7 +1,7 @@
 import gc
 import weakref
 
-from ner.process import freeze_loaded_objects
+from ner.runtime import freeze_loaded_objects
 
 
 class _Node:

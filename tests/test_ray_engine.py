@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from ner.cli import main
-from ner.errors import InputError
+from ner.runtime import InputError
 
 ray = pytest.importorskip("ray", reason="the Ray engine is an extra: pip install 'ner-service[ray]'")
 
@@ -19,7 +19,7 @@ def local_ray():
 
 
 def test_ray_output_equals_the_local_output(local_ray, model_path: Path, tmp_path: Path) -> None:
-    from ner.ray_engine import tag_with_ray
+    from ner.corpus.ray_engine import tag_with_ray
 
     records = [
         {"id": i, "text": text, "source": "test"}
@@ -77,7 +77,7 @@ def test_ray_refuses_symlinked_outputs_and_an_output_that_holds_the_input(
     tmp_path: Path, model_path: Path
 ) -> None:
     """Checked before Ray starts: nothing is written through a link, no input is replaced."""
-    from ner.ray_engine import tag_with_ray
+    from ner.corpus.ray_engine import tag_with_ray
 
     folder = tmp_path / "in"
     folder.mkdir()

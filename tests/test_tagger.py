@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from ner.checkpoint import load_checkpoint
-from ner.errors import InputError
-from ner.tagger import Tagger, resolve_device
-from ner.tags import spans_from_tags
+from ner.inference.tagger import Tagger, resolve_device
+from ner.model.checkpoint import load_checkpoint
+from ner.runtime import InputError
+from ner.text.tags import spans_from_tags
 from tests.conftest import SENTENCES
 
 
@@ -79,7 +79,7 @@ def test_empty_and_very_long_sentences(tagger: Tagger) -> None:
 
 
 def test_save_load_gives_identical_predictions(tagger: Tagger, tmp_path: Path) -> None:
-    from ner.checkpoint import save_atomic
+    from ner.model.checkpoint import save_atomic
 
     path = tmp_path / "copy.pt"
     save_atomic(tagger.checkpoint(), path)
@@ -165,7 +165,7 @@ def test_gpu_decoding_synchronises_per_batch_not_per_token(model_path: Path) -> 
 
 def test_a_format_1_checkpoint_loads_and_reads_sentences_alone(model_path: Path, tmp_path: Path) -> None:
     """Format 1 is what the bundled model and every checkpoint before document context are."""
-    from ner.checkpoint import save_atomic
+    from ner.model.checkpoint import save_atomic
 
     obj = _in_half_precision(load_checkpoint(model_path))
     obj["format_version"] = 1
@@ -179,7 +179,7 @@ def test_a_format_1_checkpoint_loads_and_reads_sentences_alone(model_path: Path,
 
 def _in_half_precision(obj: dict[str, Any]) -> dict[str, Any]:
     """A checkpoint with its word embedding in half precision, as formats 1 and 2 stored it."""
-    from ner.checkpoint import word_vectors
+    from ner.model.checkpoint import word_vectors
 
     state = obj["state_dict"]
     state["word_embed.weight"] = torch.from_numpy(word_vectors(state)).half()
@@ -197,7 +197,7 @@ def _same_predictions(tagger: Tagger, other: Tagger) -> None:
 
 def test_a_format_2_checkpoint_loads_without_memory(model_path: Path, tmp_path: Path) -> None:
     """Format 2 is format 3 without document memory (the checkpoints written before it)."""
-    from ner.checkpoint import save_atomic
+    from ner.model.checkpoint import save_atomic
 
     obj = _in_half_precision(load_checkpoint(model_path))
     obj["format_version"] = 2
@@ -236,7 +236,7 @@ def test_with_context_each_document_alone_or_batched_gives_the_same(tagger: Tagg
 
 def test_a_long_document_is_read_in_bounded_windows(tagger: Tagger, monkeypatch) -> None:
     """100,000 tokens in one document: windows of at most 64 tokens, each sentence tagged."""
-    from ner import reading
+    from ner.encoding import reading
 
     monkeypatch.setattr(tagger, "context", 64)
     sentence = [w for w, _ in SENTENCES[0]]
@@ -257,7 +257,7 @@ def test_a_long_document_is_read_in_bounded_windows(tagger: Tagger, monkeypatch)
 
 
 def test_pack_windows_keeps_documents_apart_and_long_sentences_whole() -> None:
-    from ner.reading import pack_windows
+    from ner.encoding.reading import pack_windows
 
     a, b, long = ["a"] * 3, ["b"] * 4, ["c"] * 9
     windows, places = pack_windows([[a, b, long, a], [b], []], 8)
@@ -290,7 +290,7 @@ def test_with_memory_each_document_alone_or_batched_gives_the_same(memory_tagger
 def test_with_memory_a_long_document_is_read_in_bounded_blocks(memory_tagger: Tagger, monkeypatch) -> None:
     """100,000 tokens in one document: blocks of at most MEMORY tokens, read whole, a bounded span of
     them at a time (30,000 tokens here)."""
-    from ner import core
+    from ner.inference import core
     from tests.conftest import MEMORY
 
     sentence = [w for w, _ in SENTENCES[0]]
@@ -317,8 +317,8 @@ def test_with_memory_a_long_document_is_read_in_bounded_blocks(memory_tagger: Ta
 
 def test_with_memory_spans_and_batches_change_nothing(memory_tagger: Tagger, monkeypatch) -> None:
     """Blocks read a few at a time, or in batches of 2, or as one batch of whole blocks through the
-    model's own memory (``ner.model.recall``, as in training): the same entities and scores."""
-    from ner import core
+    model's own memory (``ner.model.network.recall``, as in training): the same entities and scores."""
+    from ner.inference import core
 
     documents = _memory_documents()
     default = memory_tagger.predict_documents(documents)

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ner.tags import (
+from ner.text.tags import (
     SchemeError,
     Span,
     allowed_transitions,

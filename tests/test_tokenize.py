@@ -2,8 +2,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-import ner.tokenize
-from ner.tokenize import _PATTERN, Token, Tokenizer, join_tokens
+import ner.text.tokenize
+from ner.text.tokenize import _PATTERN, Token, Tokenizer, join_tokens
 
 TOK = Tokenizer(max_tokens=8)
 
@@ -72,14 +72,14 @@ def test_words_split_once_give_what_the_whole_text_split_gives(parts: list[str])
         [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(Regex(_PATTERN), behavior="isolated")]
     )
     pieces = [Token(p, start, end) for p, (start, end) in whole.pre_tokenize_str(text) if not p.isspace()]
-    want = ner.tokenize._merge_list_numbers(text, pieces)
+    want = ner.text.tokenize._merge_list_numbers(text, pieces)
     tokenizer = Tokenizer()
     for _ in range(2):  # split, then from memory (tokenize itself also reads past hidden characters)
         assert tokenizer._tokenize(text) == want
 
 
 def test_remembered_words_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ner.tokenize, "CACHE_WORDS", 3)
+    monkeypatch.setattr(ner.text.tokenize, "CACHE_WORDS", 3)
     tokenizer = Tokenizer()
     text = "one two three four five two"
     first = tokenizer.tokenize(text)
@@ -118,7 +118,7 @@ def test_social_style_keeps_handles_tags_urls_and_emoji_whole() -> None:
 def test_the_word_cache_is_bounded_in_bytes_whatever_the_input(monkeypatch: pytest.MonkeyPatch) -> None:
     """Long unique words (each thousands of pieces) are never remembered, and the pieces remembered
     in all stay under CACHE_PIECES: memory cannot grow with what is sent."""
-    import ner.tokenize as tokenize
+    import ner.text.tokenize as tokenize
 
     monkeypatch.setattr(tokenize, "CACHE_PIECES", 50)
     tokenizer = Tokenizer()

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from ner.conll import read_conll
-from ner.embeddings import load_vectors
-from ner.tagger import Tagger
-from ner.train import (
+from ner.inference.tagger import Tagger
+from ner.text.conll import read_conll
+from ner.training.embeddings import load_vectors
+from ner.training.train import (
     EpochRecord,
     Interrupted,
     SentenceDropout,
@@ -142,8 +142,8 @@ def test_the_defaults_are_the_bundled_recipe() -> None:
     from dataclasses import asdict
     from pathlib import Path
 
-    from ner.config import ModelConfig
-    from ner.train import TrainConfig
+    from ner.model.config import ModelConfig
+    from ner.training.train import TrainConfig
 
     recipe = tomllib.loads((Path(__file__).resolve().parent.parent / "configs" / "conll03.toml").read_text())
     model = asdict(ModelConfig(num_words=2, num_chars=2, num_tags=1))
@@ -152,8 +152,8 @@ def test_the_defaults_are_the_bundled_recipe() -> None:
 
 
 def test_a_context_model_trains_on_document_windows(data_dir: Path, tmp_path: Path) -> None:
-    from ner.conll import read_conll
-    from ner.train import training_examples
+    from ner.text.conll import read_conll
+    from ner.training.train import training_examples
 
     corpus = read_conll(data_dir / "train.txt")
     windows = training_examples(corpus, "iobes", 12)
@@ -168,7 +168,7 @@ def test_a_context_model_trains_on_document_windows(data_dir: Path, tmp_path: Pa
 
 
 def test_memory_blocks_partition_the_documents_in_order(tmp_path: Path) -> None:
-    from ner.train import memory_blocks
+    from ner.training.train import memory_blocks
     from tests.conftest import DOCUMENTS, MEMORY, write_documents
 
     corpus = read_conll(write_documents(tmp_path / "documents.txt", DOCUMENTS))
@@ -186,22 +186,22 @@ def test_memory_dropout_reads_whole_blocks_as_lone_sentences(
 ) -> None:
     """memory_dropout is the share of blocks whose sentences each recall only themselves in an
     epoch: 0 keeps every block's number, 1 gives every sentence a number of its own."""
-    import ner.train
+    import ner.training.train
     from tests.conftest import DOCUMENTS, MEMORY, write_documents
 
     corpus = read_conll(write_documents(tmp_path / "documents.txt", DOCUMENTS * 4))
-    blocks = ner.train.memory_blocks(corpus, MEMORY)
+    blocks = ner.training.train.memory_blocks(corpus, MEMORY)
     assert blocks is not None and len(blocks) >= 8
     block_of = {i: b for b, block in enumerate(blocks) for i in block}
     groups: list[int] = []  # the group of every sentence of every batch
-    collate = ner.train.collate
+    collate = ner.training.train.collate
 
     def recording(sentences, groups_of=None):  # type: ignore[no-untyped-def]
         batch = collate(sentences, groups_of)
         groups.extend(groups_of)
         return batch
 
-    monkeypatch.setattr(ner.train, "collate", recording)
+    monkeypatch.setattr(ner.training.train, "collate", recording)
     config = replace(TINY_TRAIN, epochs=2, memory_dropout=dropout)
     vectors = load_vectors(str(data_dir / "glove.txt"))
     model = {**TINY_MODEL, "memory": MEMORY}
@@ -222,20 +222,20 @@ def test_lowercase_reads_that_share_of_sentences_in_lower_case(
 ) -> None:
     """lowercase is the chance that a training sentence is read lower-cased in an epoch: its words
     and tags stay, its casing classes become those of lower-cased tokens."""
-    import ner.train
-    from ner.encode import casing
+    import ner.training.train
+    from ner.encoding.encode import casing
 
     corpus = read_conll(data_dir / "train.txt")
     capitals = {casing("Word"), casing("WORD")}
     capitalised = [s for s in corpus.sentences if any(casing(t) in capitals for t in s.tokens)]
     read: list[tuple[list[int], list[int]]] = []  # (words, casing) of each sentence trained on
-    collate = ner.train.collate
+    collate = ner.training.train.collate
 
     def recording(sentences, groups_of=None):  # type: ignore[no-untyped-def]
         read.extend((e.words, e.casing) for e in sentences)
         return collate(sentences, groups_of)
 
-    monkeypatch.setattr(ner.train, "collate", recording)
+    monkeypatch.setattr(ner.training.train, "collate", recording)
     config = replace(TINY_TRAIN, epochs=2, lowercase=share)
     vectors = load_vectors(str(data_dir / "glove.txt"))
     train(TINY_MODEL, config, corpus, corpus, vectors, tmp_path / "m.pt", torch.device("cpu"))
@@ -247,7 +247,7 @@ def test_lowercase_reads_that_share_of_sentences_in_lower_case(
         assert with_capitals == 0
     else:
         assert 0 < with_capitals < 2 * len(capitalised)
-    encoder = ner.train.build_vocabs(corpus, vectors, TINY_TRAIN.glove_limit, TINY_TRAIN.scheme)[0]
+    encoder = ner.training.train.build_vocabs(corpus, vectors, TINY_TRAIN.glove_limit, TINY_TRAIN.scheme)[0]
     words = sorted(encoder.encode(s.tokens).words for s in corpus.sentences)
     assert sorted(w for w, _ in read) == sorted(words * 2)  # the same words either way
 
@@ -257,8 +257,8 @@ def test_lowercase_with_memory_lowers_whole_blocks(
 ) -> None:
     """With document memory, a block is read lower-cased or not as a whole (a text has capitals or
     it has none), so the memory of the other blocks learns from text as it comes."""
-    import ner.train
-    from ner.encode import casing
+    import ner.training.train
+    from ner.encoding.encode import casing
     from tests.conftest import DOCUMENTS, MEMORY, write_documents
 
     corpus = read_conll(write_documents(tmp_path / "documents.txt", DOCUMENTS * 4))
@@ -266,7 +266,7 @@ def test_lowercase_with_memory_lowers_whole_blocks(
     has_capitals = {tuple(s.tokens): any(casing(t) in capitals for t in s.tokens) for s in corpus.sentences}
     assert all(has_capitals.values())  # every sentence of the fixture has a name
     per_block: list[set[bool]] = []  # for each block read: whether its sentences kept their capitals
-    collate = ner.train.collate
+    collate = ner.training.train.collate
 
     def recording(sentences, groups_of=None):  # type: ignore[no-untyped-def]
         kept: dict[int, set[bool]] = {}
@@ -275,7 +275,7 @@ def test_lowercase_with_memory_lowers_whole_blocks(
         per_block.extend(kept.values())
         return collate(sentences, groups_of)
 
-    monkeypatch.setattr(ner.train, "collate", recording)
+    monkeypatch.setattr(ner.training.train, "collate", recording)
     config = replace(TINY_TRAIN, epochs=3, memory_dropout=0.0, lowercase=0.5)
     vectors = load_vectors(str(data_dir / "glove.txt"))
     train(
@@ -292,7 +292,7 @@ def test_lowercase_with_memory_lowers_whole_blocks(
 
 
 def test_train_config_refuses_a_probability_outside_zero_to_one() -> None:
-    from ner.train import TrainConfig
+    from ner.training.train import TrainConfig
 
     for name in ("unk_replace", "memory_dropout", "lowercase", "reflow"):
         with pytest.raises(ValueError, match=f"{name} must be a probability"):
@@ -307,7 +307,7 @@ def test_a_memory_model_trains_and_keeps_its_setting(memory_tagger: Tagger) -> N
 
 
 def test_weight_average_follows_the_parameters_and_swaps_them_back() -> None:
-    from ner.train import WeightAverage
+    from ner.training.train import WeightAverage
 
     p = torch.nn.Parameter(torch.zeros(3))
     average = WeightAverage([p], decay=0.5)
@@ -353,7 +353,7 @@ def test_with_weight_average_the_checkpoint_holds_the_average_and_resume_carries
 
 
 def test_train_config_refuses_a_weight_average_decay_outside_zero_to_one() -> None:
-    from ner.train import TrainConfig
+    from ner.training.train import TrainConfig
 
     for bad in (1.0, -0.1, True):
         with pytest.raises(ValueError, match="weight_average must be a decay"):
@@ -363,7 +363,7 @@ def test_train_config_refuses_a_weight_average_decay_outside_zero_to_one() -> No
 def test_distilling_one_teacher_trains_and_records_it(
     model_path: Path, data_dir: Path, tmp_path: Path
 ) -> None:
-    from ner.distil import teacher_marginals
+    from ner.training.distil import teacher_marginals
 
     corpus = read_conll(data_dir / "train.txt")
     teacher = Tagger.load(model_path, "cpu")
@@ -372,7 +372,7 @@ def test_distilling_one_teacher_trains_and_records_it(
     soft = teacher_marginals([str(model_path)], sentences, None, tags, "iobes", torch.device("cpu"))
     assert [len(m) for m in soft] == [len(s) for s in sentences]
     assert all(torch.allclose(torch.from_numpy(m).sum(1), torch.ones(len(m))) for m in soft)
-    from ner.tags import convert
+    from ner.text.tags import convert
 
     likeliest = [tags[int(k)] for m in soft for k in m.argmax(1)]  # each token's likeliest tag
     viterbi = [t for tagged in teacher.tag(sentences) for t in convert(tagged, "iobes")]
@@ -386,8 +386,8 @@ def test_distilling_one_teacher_trains_and_records_it(
 
 
 def test_a_teacher_with_other_tags_is_refused(model_path: Path, data_dir: Path) -> None:
-    from ner.distil import teacher_marginals
-    from ner.errors import InputError
+    from ner.runtime import InputError
+    from ner.training.distil import teacher_marginals
 
     with pytest.raises(InputError, match="are not the student's"):
         teacher_marginals([str(model_path)], [["Alice"]], None, ["O", "S-PER"], "iobes", torch.device("cpu"))
@@ -398,7 +398,7 @@ def test_a_tagger_reads_the_averaged_weights_not_what_it_remembered(tagger: Tagg
     the averaged weights: the emissions are those of a copy that holds them."""
     import copy
 
-    from ner.train import WeightAverage
+    from ner.training.train import WeightAverage
 
     sentences = [["Alice", "visited", "Paris", "."], ["Bob", "works", "for", "Acme", "Corp", "."]]
     model = tagger.model.eval()
@@ -489,7 +489,7 @@ def test_a_run_with_its_own_embedding_rate_resumes_as_if_never_stopped(
 
 
 def test_reflowed_blocks_join_what_a_splitter_of_flowing_text_cannot_cut() -> None:
-    from ner.train import reflowed_blocks
+    from ner.training.train import reflowed_blocks
 
     examples = [
         (["SOCCER", "-", "JAPAN", "WIN", "."], ["O", "O", "B-LOC", "O", "O"]),

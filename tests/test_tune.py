@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ner.cli import main
-from ner.errors import InputError
+from ner.runtime import InputError
 
 optuna = pytest.importorskip("optuna", reason="ner tune is an extra: pip install 'ner-service[tune]'")
 
@@ -104,8 +104,8 @@ def test_two_workers_share_one_sqlite_study(data_dir: Path, tmp_path: Path) -> N
 def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(
     data_dir: Path, tmp_path: Path, monkeypatch
 ) -> None:
-    import ner.train
-    from ner.tune import Search, leaderboard, make_study, read_space, run_search
+    import ner.training.train
+    from ner.training.tune import Search, leaderboard, make_study, read_space, run_search
 
     (tmp_path / "space.toml").write_text(SPACE)
     search = Search(
@@ -118,7 +118,7 @@ def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(
     rows = leaderboard(pruned)
     assert [(r["state"], r["epochs"]) for r in rows] == [("PRUNED", 1), ("PRUNED", 1)]
 
-    real_train = ner.train.train
+    real_train = ner.training.train.train
     calls = []
 
     def crashes_once(*args, **kwargs):
@@ -127,7 +127,7 @@ def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(
             raise RuntimeError("out of memory, say")
         return real_train(*args, **kwargs)
 
-    monkeypatch.setattr(ner.train, "train", crashes_once)
+    monkeypatch.setattr(ner.training.train, "train", crashes_once)
     study = make_study(f"sqlite:///{tmp_path / 'b.db'}", "f", "random", "none", 0)
     run_search(study, search, read_space(tmp_path / "space.toml"), 3, None)
     assert sorted(t.state.name for t in study.trials) == ["COMPLETE", "COMPLETE", "FAIL"]
@@ -145,7 +145,7 @@ def test_pruned_and_failed_trials_are_recorded_and_the_study_goes_on(
     ],
 )
 def test_a_bad_space_names_the_key(tmp_path: Path, space: str, message: str, capsys) -> None:
-    from ner.tune import read_space
+    from ner.training.tune import read_space
 
     path = tmp_path / "space.toml"
     path.write_text(space)
@@ -158,7 +158,7 @@ def test_a_bad_space_names_the_key(tmp_path: Path, space: str, message: str, cap
 
 
 def test_the_shipped_space_is_valid() -> None:
-    from ner.tune import default_space, read_space
+    from ner.training.tune import default_space, read_space
 
     keys = {p.key for p in read_space(default_space())}
     assert {"model.hidden", "model.dropout", "train.lr", "train.batch_size"} <= keys
@@ -188,7 +188,7 @@ def test_an_interrupted_study_stops_and_a_rerun_finishes_it(data_dir: Path, tmp_
 
 
 def test_a_new_study_starts_from_the_bundled_recipe(tmp_path: Path) -> None:
-    from ner.tune import Search, default_space, read_space, starting_values
+    from ner.training.tune import Search, default_space, read_space, starting_values
 
     search = Search(tmp_path, tmp_path, "glove-6b-50d", {}, {}, 10, 0.0)
     start = starting_values(search, read_space(default_space()))

@@ -1,6 +1,6 @@
 import pytest
 
-from ner.vocab import UNK, Vocab, WordVocab, normalise
+from ner.encoding.vocab import UNK, Vocab, WordVocab, normalise
 
 
 def test_words_are_found_as_is_then_lower_cased_then_normalised() -> None:

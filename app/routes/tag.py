@@ -13,9 +13,9 @@ from app.batcher import Reservation, TooLarge, Unavailable
 from app.deps import Ready, ReadyDep
 from app.schemas import ErrorOut, TagRequest, TagResponse
 from app.settings import Settings
-from ner.pipeline import Prepared, TooManyTokens, prepare_texts, prepare_token_lists, render
-from ner.process import release_free_memory
-from ner.results import Prediction
+from ner.inference.pipeline import Prepared, TooManyTokens, prepare_texts, prepare_token_lists, render
+from ner.runtime import release_free_memory
+from ner.text.results import Prediction
 
 router = APIRouter(tags=["tagging"])
 TRIM_AFTER_TOKENS = 20_000

@@ -11,7 +11,7 @@ A search space is a TOML file whose tables name ``[model]`` and ``[train]`` sett
     high = 1e-2
     log = true
 
-Each trial trains with :func:`ner.train.train` on a fixed config plus its sampled settings, reports dev
+Each trial trains with :func:`ner.training.train.train` on a fixed config plus its sampled settings, reports dev
 F1 after every epoch (so that a pruner can stop it) and scores its best dev F1. The study lives in an
 Optuna RDB storage (SQLite in the output folder by default), so a search can be interrupted and run
 again, and several processes pointed at one storage and study share the work: the study stops once it
@@ -33,9 +33,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ner.config import ModelConfig
-from ner.errors import InputError
-from ner.process import stop_on_signals
+from ner.model.config import ModelConfig
+from ner.runtime import InputError, stop_on_signals
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +78,7 @@ def read_space(path: Path) -> list[Param]:
             low end above the high one, a log-range that does not start above zero, or an empty list
             of choices.
     """
-    from ner.train import TrainConfig
+    from ner.training.train import TrainConfig
 
     try:
         with path.open("rb") as f:
@@ -208,9 +207,9 @@ def run_search(
     """Run trials until the study holds ``trials`` (complete, pruned, failed or running in another
     process), or the timeout passes. Other processes may be adding to the same study meanwhile."""
     optuna = import_optuna()
-    from ner.conll import read_conll
-    from ner.embeddings import load_vectors
-    from ner.tagger import resolve_device
+    from ner.inference.tagger import resolve_device
+    from ner.text.conll import read_conll
+    from ner.training.embeddings import load_vectors
 
     train_data = read_conll(search.train_file, search.scheme)  # type: ignore[arg-type]
     dev_data = read_conll(search.dev_file, train_data.scheme)
@@ -257,7 +256,7 @@ def starting_values(search: Search, space: list[Param]) -> dict[str, Any]:
     """The searched settings as the fixed config (or the defaults) has them, where the space holds them."""
     from dataclasses import asdict
 
-    from ner.train import TrainConfig
+    from ner.training.train import TrainConfig
 
     defaults = {
         "model": {**asdict(ModelConfig(num_words=2, num_chars=2, num_tags=1)), **search.base_model},
@@ -285,7 +284,7 @@ def _trial(
     trial: Any, search: Search, space: list[Param], train_data: Any, dev_data: Any, vectors: Any, device: Any
 ) -> float:
     optuna = import_optuna()
-    from ner.train import EpochRecord, Interrupted, TrainConfig, train
+    from ner.training.train import EpochRecord, Interrupted, TrainConfig, train
 
     model_cfg = dict(search.base_model)
     train_cfg = dict(search.base_train)
@@ -356,7 +355,7 @@ def best_config(study: Any, search: Search) -> str:
     for key, value in best.params.items():
         table, name = key.split(".", 1)
         (model_cfg if table == "model" else train_cfg)[name] = value
-    from ner.train import TrainConfig
+    from ner.training.train import TrainConfig
 
     train_cfg["epochs"] = max(int(train_cfg.get("epochs", TrainConfig.epochs)), search.epochs_per_trial)
     lines = [

@@ -11,18 +11,18 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ner import crf
-from ner.batch import Batch
-from ner.checkpoint import FORMAT_VERSION, WORD_SCALE, load_checkpoint, quantize_rows, word_vectors
-from ner.config import ModelConfig
-from ner.core import MAX_LEN, TaggerCore
-from ner.encode import Encoder
-from ner.errors import InputError
-from ner.model import BiLstmCrf, recall_means, values_key
-from ner.models import default_model_path
-from ner.results import Entity, Prediction
-from ner.tags import Scheme
-from ner.vocab import Vocab, WordVocab
+from ner.encoding.batch import Batch
+from ner.encoding.encode import Encoder
+from ner.encoding.vocab import Vocab, WordVocab
+from ner.inference.core import MAX_LEN, TaggerCore
+from ner.model import crf
+from ner.model.bundled import default_model_path
+from ner.model.checkpoint import FORMAT_VERSION, WORD_SCALE, load_checkpoint, quantize_rows, word_vectors
+from ner.model.config import ModelConfig
+from ner.model.network import BiLstmCrf, recall_means, values_key
+from ner.runtime import InputError
+from ner.text.results import Entity, Prediction
+from ner.text.tags import Scheme
 
 __all__ = ["MAX_LEN", "Entity", "Prediction", "Tagger", "resolve_device"]
 
@@ -66,7 +66,7 @@ class Tagger(TaggerCore):
     # Checkpoint keys are written and read here only.
     def checkpoint(self) -> dict[str, Any]:
         """The model as plain data; the word embedding is stored in int8, a quarter of its size (see
-        :func:`ner.checkpoint.quantize_rows`)."""
+        :func:`ner.model.checkpoint.quantize_rows`)."""
         state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         rows, scale = quantize_rows(state["word_embed.weight"].float().numpy())
         state["word_embed.weight"] = torch.from_numpy(rows)
@@ -101,7 +101,7 @@ class Tagger(TaggerCore):
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "auto") -> Tagger:
         """Load a checkpoint file written by ``ner train``; with no path, the bundled model
-        (``NER_MODEL`` if set, see :func:`ner.models.default_model_path`).
+        (``NER_MODEL`` if set, see :func:`ner.model.bundled.default_model_path`).
 
         Raises:
             InputError: a missing, damaged or incompatible file, or an unavailable device.
@@ -134,7 +134,7 @@ class Tagger(TaggerCore):
         if groups is not None:
             batch.groups = torch.tensor(groups)
         batch = batch.to(self.device)
-        # the only copy off the device: the CRF runs on the CPU (see ner/crf.py)
+        # the only copy off the device: the CRF runs on the CPU (see ner/model/crf.py)
         emissions = self.model.emissions(batch).float().cpu().numpy()  # (batch, seq, num_tags)
         return emissions, batch.lengths.numpy()
 

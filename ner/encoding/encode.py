@@ -7,8 +7,8 @@ from itertools import chain
 
 import numpy as np
 
-from ner.normalize import model_form
-from ner.vocab import Vocab, WordVocab
+from ner.encoding.vocab import Vocab, WordVocab
+from ner.text.normalize import model_form
 
 MAX_WORD_CHARS = 24
 CACHE_TOKENS = 200_000  # encodings of this many distinct tokens are remembered between batches
@@ -56,7 +56,7 @@ class Encoded:
 
 @dataclass
 class Arrays:
-    """A batch of untagged sentences as padded numpy arrays, as :class:`ner.batch.Batch` holds them."""
+    """A batch of untagged sentences as padded numpy arrays, as :class:`ner.encoding.batch.Batch` holds them."""
 
     words: np.ndarray  # (batch, seq) int64
     chars: np.ndarray  # (distinct words + 1, chars): each distinct spelling once; row 0 is padding
@@ -85,7 +85,7 @@ class Encoder:
         return [index.get(c, unk) for c in token[:MAX_WORD_CHARS]] or [unk]
 
     def encode(self, tokens: list[str], tags: list[str] | None = None) -> Encoded:
-        """One sentence, each token read in its model form (:func:`ner.normalize.model_form`)."""
+        """One sentence, each token read in its model form (:func:`ner.text.normalize.model_form`)."""
         forms = [model_form(t) for t in tokens]
         return Encoded(
             words=[self.words.get(t) for t in forms],
@@ -96,7 +96,7 @@ class Encoder:
 
     def arrays(self, sentences: list[list[str]]) -> Arrays:
         """Padded arrays for untagged sentences (none empty), as ``collate`` of their encodings gives
-        (``ner.batch.Batch.of`` makes them tensors).
+        (``ner.encoding.batch.Batch.of`` makes them tensors).
 
         The fast path for tagging: each distinct token of the batch is read in its model form and
         looked up once (and remembered

@@ -1,4 +1,6 @@
-"""Process-wide set-up for programs that load a model once and then tag for a long time."""
+"""What every layer shares about the process it runs in: the one exception type public boundaries raise
+for bad input, signals, memory given back, worker pools that die with their parent, and the one policy
+for devices and worker counts (the service, ``ner tag`` and Ray ask it)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,31 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
+from pathlib import Path
+
+
+class InputError(ValueError):
+    """Bad input, located: ``str(error)`` reads ``path:line: what was wrong``."""
+
+    def __init__(self, message: str, path: str | Path | None = None, line: int | None = None) -> None:
+        where = "" if path is None else f"{path}:" if line is None else f"{path}:{line}:"
+        super().__init__(f"{where} {message}" if where else message)
+        self.reason = message
+        self.path = path
+        self.line = line
+
+    def at(self, path: str | Path) -> InputError:
+        """The same error, located in ``path`` (for errors found before the file name was known)."""
+        return InputError(self.reason, path, self.line)
+
+
+def unreadable(exc: OSError, path: str | Path) -> InputError:
+    """The :class:`InputError` for a file that could not be opened for reading."""
+    if isinstance(exc, FileNotFoundError):
+        return InputError("file not found", path)
+    if isinstance(exc, IsADirectoryError):
+        return InputError("is a directory, expected a file", path)
+    return InputError(f"cannot read: {exc.strerror}", path)
 
 
 def freeze_loaded_objects() -> None:

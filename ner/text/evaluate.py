@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass
 
-from ner.tags import spans_from_tags
+from ner.text.tags import spans_from_tags
 
 
 @dataclass(frozen=True)

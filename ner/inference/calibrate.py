@@ -11,10 +11,10 @@ import math
 import numpy as np
 import torch
 
-from ner import crf
-from ner.core import batch_order
-from ner.tagger import Tagger
-from ner.tags import convert
+from ner.inference.core import batch_order
+from ner.inference.tagger import Tagger
+from ner.model import crf
+from ner.text.tags import convert
 
 GRID = [round(0.5 + 0.05 * k, 2) for k in range(71)]  # 0.5 ... 4.0
 

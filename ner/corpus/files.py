@@ -21,7 +21,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO
 
-from ner.errors import InputError, unreadable
+from ner.runtime import InputError, unreadable
 
 STDIO = "-"
 

@@ -6,8 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ner.errors import InputError, unreadable
-from ner.tags import Scheme, SchemeError, check_scheme, detect_scheme, is_valid_tag
+from ner.runtime import InputError, unreadable
+from ner.text.tags import Scheme, SchemeError, check_scheme, detect_scheme, is_valid_tag
 
 DOCSTART = "-DOCSTART-"
 

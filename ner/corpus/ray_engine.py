@@ -1,8 +1,8 @@
 """``ner tag --engine ray``: the corpus pipeline as a Ray Data stage, for more than one machine.
 
 Ray Data reads the input files (JSON Lines, plain text or Parquet; a file or a folder), hands blocks of
-records to a pool of actors that each hold one :class:`~ner.tagger.Tagger`, and writes one output shard
-per block into the output folder. Each record is tagged by :meth:`ner.corpus.ChunkTagger.tag_texts`, the
+records to a pool of actors that each hold one :class:`~ner.inference.tagger.Tagger`, and writes one output shard
+per block into the output folder. Each record is tagged by :meth:`ner.corpus.engine.ChunkTagger.tag_texts`, the
 code the local engine and ``POST /tag`` use, so the entities are the same. Ray is an optional extra
 (``pip install 'ner-service[ray]'``), imported only here.
 """
@@ -15,8 +15,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ner.checkpoint import load_checkpoint
-from ner.errors import InputError
+from ner.model.checkpoint import load_checkpoint
+from ner.runtime import InputError
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,8 @@ class RayTagger:
         import ray
         import torch
 
-        from ner.corpus import ChunkTagger, Job
-        from ner.tagger import Tagger, resolve_device
+        from ner.corpus.engine import ChunkTagger, Job
+        from ner.inference.tagger import Tagger, resolve_device
 
         if device == "cpu" or not torch.cuda.is_available():
             torch.set_num_threads(1)  # one actor per CPU: threads would fight each other

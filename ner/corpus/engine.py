@@ -30,14 +30,13 @@ from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
-from ner.annotate import entities
-from ner.conll import DOCSTART
-from ner.core import TaggerCore
-from ner.errors import InputError
-from ner.pipeline import prepare_split
-from ner.process import WorkerDied, kill_pool
-from ner.results import Prediction
-from ner.tokenize import Token, Tokenizer, join_tokens
+from ner.inference.annotate import entities
+from ner.inference.core import TaggerCore
+from ner.inference.pipeline import prepare_split
+from ner.runtime import InputError, WorkerDied, kill_pool
+from ner.text.conll import DOCSTART
+from ner.text.results import Prediction
+from ner.text.tokenize import Token, Tokenizer, join_tokens
 
 log = logging.getLogger(__name__)
 
@@ -362,13 +361,13 @@ def _init_worker(tagger_path: str | None, device: str, job: Job, parent: int) ->
     import signal
     import sys
 
-    from ner.process import die_with_parent
+    from ner.runtime import die_with_parent
 
     die_with_parent(parent)  # a parent killed with SIGKILL takes its workers along
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
     global _WORKER
     if tagger_path is not None:  # started fresh (spawn, for a GPU): load the model here
-        from ner.tagger import Tagger
+        from ner.inference.tagger import Tagger
 
         _WORKER = ChunkTagger(Tagger.load(tagger_path, device), job)
     if "torch" in sys.modules:  # one thread per process: the processes are the parallelism

@@ -10,10 +10,10 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from torchcrf import CRF
 
-from ner.batch import Batch
-from ner.config import ModelConfig
-from ner.crf import CrfScores
-from ner.encode import REMEMBERED_CASINGS
+from ner.encoding.batch import Batch
+from ner.encoding.encode import REMEMBERED_CASINGS
+from ner.model.config import ModelConfig
+from ner.model.crf import CrfScores
 
 NUM_CASINGS = 8
 FORBIDDEN = -10000.0
@@ -168,7 +168,7 @@ class PartlyFrozenEmbedding(nn.Module):
 
 def recall(h: Tensor, batch: Batch) -> Tensor:
     """The document memory (Luo et al. 2020, simplified to a mean): for each capitalised token
-    (:data:`ner.encode.REMEMBERED_CASINGS`) with a known word, the mean of ``h`` (batch, seq, dim) over
+    (:data:`ner.encoding.encode.REMEMBERED_CASINGS`) with a known word, the mean of ``h`` (batch, seq, dim) over
     the other such tokens of the same word (GloVe's lower-cased one) in the same document block
     (``batch.groups``); zeros for every other token and for a word seen once. (batch, seq, dim)."""
     groups = batch.groups if batch.groups is not None else torch.arange(len(h), device=h.device)
@@ -343,7 +343,7 @@ class BiLstmCrf(nn.Module):
         return score
 
     def crf_scores(self) -> CrfScores:
-        """The CRF's scores with forbidden moves pushed down, as read-only numpy arrays for ``ner.crf``
+        """The CRF's scores with forbidden moves pushed down, as read-only numpy arrays for ``ner.model.crf``
         (remembered while the scores and the constraints stay the same)."""
         crf = self.crf
         key = values_key(crf.start_transitions, crf.transitions, crf.end_transitions, self.allowed)

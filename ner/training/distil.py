@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ner import crf
-from ner.batch import collate
-from ner.errors import InputError
-from ner.tagger import Tagger
-from ner.tags import Scheme
+from ner.encoding.batch import collate
+from ner.inference.tagger import Tagger
+from ner.model import crf
+from ner.runtime import InputError
+from ner.text.tags import Scheme
 
 log = logging.getLogger(__name__)
 

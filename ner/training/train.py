@@ -19,21 +19,20 @@ import numpy as np
 import torch
 
 from ner import __version__
-from ner.batch import block_batches, buckets, collate
-from ner.checkpoint import load_plain, remove_stale_temporaries, save_atomic, write_atomic
-from ner.config import ModelConfig
-from ner.conll import Corpus
-from ner.embeddings import Vectors, embedding_matrix
-from ner.encode import Encoded, Encoder
-from ner.errors import InputError
-from ner.evaluate import Report, evaluate
-from ner.model import BiLstmCrf
-from ner.normalize import NORMALIZATION, model_form
-from ner.process import stop_on_signals
-from ner.reading import pack_places, pack_windows
-from ner.tagger import Tagger
-from ner.tags import Scheme, convert
-from ner.vocab import Vocab, WordVocab, normalise
+from ner.encoding.batch import block_batches, buckets, collate
+from ner.encoding.encode import Encoded, Encoder
+from ner.encoding.reading import pack_places, pack_windows
+from ner.encoding.vocab import Vocab, WordVocab, normalise
+from ner.inference.tagger import Tagger
+from ner.model.checkpoint import load_plain, remove_stale_temporaries, save_atomic, write_atomic
+from ner.model.config import ModelConfig
+from ner.model.network import BiLstmCrf
+from ner.runtime import InputError, stop_on_signals
+from ner.text.conll import Corpus
+from ner.text.evaluate import Report, evaluate
+from ner.text.normalize import NORMALIZATION, model_form
+from ner.text.tags import Scheme, convert
+from ner.training.embeddings import Vectors, embedding_matrix
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +264,7 @@ def dev_report(tagger: Tagger, dev: Corpus) -> Report:
 
 def training_examples(data: Corpus, scheme: Scheme, context: int) -> list[tuple[list[str], list[str]]]:
     """(tokens, tags in ``scheme``) to train on: each sentence, or with ``context`` > 0 the windows of
-    consecutive sentences that tagging will read (:func:`ner.reading.pack_windows`). Tags are converted
+    consecutive sentences that tagging will read (:func:`ner.encoding.reading.pack_windows`). Tags are converted
     sentence by sentence, so that no entity runs across a boundary (IOB1 would allow it)."""
     if context <= 0:
         return [(s.tokens, convert(s.tags, scheme)) for s in data.sentences]
@@ -341,7 +340,7 @@ def reflowed_blocks(
 
 def memory_blocks(data: Corpus, size: int) -> list[list[int]] | None:
     """For a model with document memory (``size`` > 0), the indices into ``data.sentences`` of each
-    block of its documents that tagging will read together (:func:`ner.reading.pack_places`); None
+    block of its documents that tagging will read together (:func:`ner.encoding.reading.pack_places`); None
     without memory."""
     if size <= 0:
         return None
@@ -430,7 +429,7 @@ def train(
     )
     soft = None  # each example's teacher distributions (tokens, num_tags), when distilling
     if cfg.teachers:
-        from ner.distil import teacher_marginals
+        from ner.training.distil import teacher_marginals
 
         tokens = [t for t, _ in examples]
         soft = teacher_marginals(list(cfg.teachers), tokens, blocks, encoder.tags.items, cfg.scheme, device)
@@ -471,7 +470,7 @@ def train(
         "embeddings": {"words": len(vectors.words), "dim": vectors.dim, "pretrained_rows": found},
         "train_config": asdict(cfg),
         "tokenizer": cfg.tokenizer,
-        "normalization": NORMALIZATION,  # how tokens were read (ner.normalize), so that it can change
+        "normalization": NORMALIZATION,  # how tokens were read (ner.text.normalize), so that it can change
         "versions": {
             "ner": __version__,
             "torch": str(torch.__version__),

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ner.encode import Arrays, Encoded
+from ner.encoding.encode import Arrays, Encoded
 
 
 @dataclass

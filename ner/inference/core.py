@@ -1,6 +1,6 @@
 """Everything of tagging after the network, in numpy: Viterbi paths, entities, their scores, and the
 batching of sentences around it. :class:`TaggerCore` is shared by the PyTorch tagger
-(:class:`ner.tagger.Tagger`) and the numpy one (:class:`ner.numpy_model.NumpyTagger`), which differ only
+(:class:`ner.inference.tagger.Tagger`) and the numpy one (:class:`ner.model.numpy_network.NumpyTagger`), which differ only
 in how they compute emission scores."""
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ner import crf
-from ner.encode import REMEMBERED_CASINGS, Encoder
-from ner.reading import ReadingPlan
-from ner.results import Entity, Prediction, TextEntity
-from ner.tags import Scheme, Span, allowed_transitions, spans_from_tags, tags_from_spans
+from ner.encoding.encode import REMEMBERED_CASINGS, Encoder
+from ner.encoding.reading import ReadingPlan
+from ner.model import crf
+from ner.text.results import Entity, Prediction, TextEntity
+from ner.text.tags import Scheme, Span, allowed_transitions, spans_from_tags, tags_from_spans
 
 if TYPE_CHECKING:
-    from ner.pipeline import Prepared
-    from ner.tokenize import Tokenizer
+    from ner.inference.pipeline import Prepared
+    from ner.text.tokenize import Tokenizer
 
 MAX_LEN = 256  # longer sentences are tagged in pieces of this many tokens, bounding memory
 # A model with document memory reads whole blocks of documents together, up to this many tokens at a
@@ -56,7 +56,7 @@ class _TagCodes:
 
 
 def recall_flat(states: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """The document memory over tokens laid end to end (``ner.model.recall`` for any batching): for
+    """The document memory over tokens laid end to end (``ner.model.network.recall`` for any batching): for
     each of (tokens, dim) ``states``, the mean state of the other tokens with the same key (its word in
     its block); zeros for a key seen once."""
     if not len(keys):
@@ -74,8 +74,8 @@ def recall_flat(states: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 
 def remembering(seq: int, lengths: np.ndarray, words: np.ndarray, casing: np.ndarray) -> np.ndarray:
-    """(batch, seq) bool: the tokens of a batch that read the document memory, as ``ner.model.recall``
-    picks them: capitalised (:data:`ner.encode.REMEMBERED_CASINGS`), a known word, not padding."""
+    """(batch, seq) bool: the tokens of a batch that read the document memory, as ``ner.model.network.recall``
+    picks them: capitalised (:data:`ner.encoding.encode.REMEMBERED_CASINGS`), a known word, not padding."""
     live: np.ndarray = np.arange(seq)[None, :] < lengths[:, None]
     live &= _REMEMBERED[casing] & (words > 1)  # words 0 and 1: padding and <unk>
     return live
@@ -139,7 +139,7 @@ class TaggerCore:
         self.model_scheme = model_scheme
         self.data_scheme = data_scheme
         self.metadata = metadata
-        from ner.tokenize import STYLES  # (no cycle: tokenize needs nothing of this module)
+        from ner.text.tokenize import STYLES  # (no cycle: tokenize needs nothing of this module)
 
         if self.tokenizer_style not in STYLES:
             raise ValueError(f"unknown tokenizer {self.tokenizer_style!r} in the metadata")
@@ -195,7 +195,7 @@ class TaggerCore:
 
     @property
     def tokenizer_style(self) -> str:
-        """The raw-text tokenizer the model was trained for (see :mod:`ner.tokenize`); checkpoints
+        """The raw-text tokenizer the model was trained for (see :mod:`ner.text.tokenize`); checkpoints
         from before there was a choice were all CoNLL newswire."""
         return str(self.metadata.get("tokenizer", "conll"))
 
@@ -219,13 +219,13 @@ class TaggerCore:
         """Entities of raw texts, as ``POST /tag`` gives them: ``start``/``end`` are character offsets
         into each text (``text[e.start:e.end] == e.text``), ``token_start``/``token_end`` count tokens
         over the whole text. The sentences of all the texts are tagged together; each text is a
-        document. The text pipeline is :mod:`ner.pipeline`, which every entry point shares.
+        document. The text pipeline is :mod:`ner.inference.pipeline`, which every entry point shares.
 
         Args:
             tokenizer: splits texts into tokens and sentences (default: the model's own style, as the
                 service uses it, sentences cut at 128 tokens).
         """
-        from ner.pipeline import prepare_texts  # the pipeline builds on this module
+        from ner.inference.pipeline import prepare_texts  # the pipeline builds on this module
 
         tokenizer = tokenizer or self.default_tokenizer()
         return self.tag_prepared(prepare_texts(self, tokenizer, texts), batch_size)
@@ -234,14 +234,14 @@ class TaggerCore:
         """The model's own tokenizer (sentences cut at 128 tokens), made once: building one compiles
         its pattern, which costs more than tagging a short sentence. Its word cache is bounded."""
         if self._tokenizer is None:
-            from ner.tokenize import Tokenizer
+            from ner.text.tokenize import Tokenizer
 
             self._tokenizer = Tokenizer(style=self.tokenizer_style)
         return self._tokenizer
 
     def tag_prepared(self, prepared: Prepared, batch_size: int = 256) -> list[list[TextEntity]]:
-        """Entities of texts already prepared by :mod:`ner.pipeline` (tokenised, planned)."""
-        from ner.pipeline import entities_of
+        """Entities of texts already prepared by :mod:`ner.inference.pipeline` (tokenised, planned)."""
+        from ner.inference.pipeline import entities_of
 
         plan = prepared.plan
         return entities_of(prepared, self.predict(plan.units, batch_size, True, plan.groups))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ner.errors import InputError
+from ner.runtime import InputError
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ Training text (CoNLL-2003) is ASCII newswire, so a model has never seen a typogr
 curly quote or an em dash reaches the word lookup and the character CNN as an unknown symbol and gets
 swallowed into names. The model form maps what people type to what the model knows, while the token's
 text and offsets stay exactly as written (``text[start:end]``). It is a transformation of the input,
-applied by :class:`ner.encode.Encoder` to every model, old checkpoints included; new checkpoints
+applied by :class:`ner.encoding.encode.Encoder` to every model, old checkpoints included; new checkpoints
 record :data:`NORMALIZATION` so that it can change later.
 
 What maps to what (``docs/text.md`` has the table):

@@ -1,7 +1,7 @@
 """One checkpoint file of plain data, written atomically and read with ``weights_only=True``.
 
 The file is PyTorch's zip format. :func:`load_arrays` reads it without PyTorch, its tensors as numpy
-arrays, for the numpy tagger (``ner.numpy_model``): importing torch costs seconds, which a short job
+arrays, for the numpy tagger (``ner.model.numpy_network``): importing torch costs seconds, which a short job
 pays in full. So torch is imported here only by the functions that need it.
 """
 
@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from ner.errors import InputError
+from ner.runtime import InputError
 
 # 2: model_config may hold ``context`` (document windows); 3: ``memory``, and the word embedding in int8
 FORMAT_VERSION = 3
@@ -31,7 +31,7 @@ READS = (1, 2, 3)  # format 1 is format 2 without context, 2 is 3 without memory
 # defaults are the bundled recipe's, which turns document memory on.)
 OLDER_FORMATS_LACK = {"context": 0, "memory": 0}
 WORD_SCALE = "word_embed.weight_scale"  # (words,) float32: row i of an int8 word embedding times scale[i]
-SCHEMES = ("iob1", "iob2", "iobes")  # as ner.tags.Scheme (not imported: it would load more than needed)
+SCHEMES = ("iob1", "iob2", "iobes")  # as ner.text.tags.Scheme (not imported: it would load more than needed)
 REQUIRED = ("format_version", "model_config", "vocab", "scheme", "metadata", "state_dict")
 
 
@@ -116,7 +116,7 @@ def load_plain(path: str | Path) -> dict[str, Any]:
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load and check a model checkpoint (see :func:`ner.tagger.Tagger.load`)."""
+    """Load and check a model checkpoint (see :func:`ner.inference.tagger.Tagger.load`)."""
     return _checked(load_plain(path), path)
 
 
@@ -269,7 +269,7 @@ def _checked(obj: dict[str, Any], path: str | Path) -> dict[str, Any]:
 
 
 def _problem(obj: dict[str, Any]) -> str | None:
-    from ner.config import ModelConfig
+    from ner.model.config import ModelConfig
 
     config, vocab, scheme, metadata = (obj[k] for k in ("model_config", "vocab", "scheme", "metadata"))
     if not isinstance(config, dict):

@@ -78,7 +78,7 @@ class Token(NamedTuple):
 
     ``form`` is what the token reads as when that differs from its text: a word hyphenated across a
     line end (``"Ger-\nmany"`` reads ``"Germany"``) or holding a soft hyphen or zero-width character.
-    The model reads :attr:`word`; :func:`ner.normalize.model_form` then maps typography."""
+    The model reads :attr:`word`; :func:`ner.text.normalize.model_form` then maps typography."""
 
     text: str
     start: int

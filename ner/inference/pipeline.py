@@ -13,10 +13,10 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ner.annotate import entities
-from ner.reading import ReadingPlan
-from ner.results import Prediction, TextEntity
-from ner.tokenize import Token, Tokenizer, join_tokens
+from ner.encoding.reading import ReadingPlan
+from ner.inference.annotate import entities
+from ner.text.results import Prediction, TextEntity
+from ner.text.tokenize import Token, Tokenizer, join_tokens
 
 
 class Planner(Protocol):

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ner.results import Entity, Prediction
-from ner.tags import Scheme, Span, tags_from_spans
+from ner.text.results import Entity, Prediction
+from ner.text.tags import Scheme, Span, tags_from_spans
 
 Place = tuple[int, int, int, int]  # (document, sentence, first token in the window, tokens)
 

@@ -2,9 +2,9 @@
 
 Importing torch takes 2-3 s on a small machine, more than tagging a few thousand texts, and a corpus
 job on N processes pays it N times. :class:`NumpyTagger` reads the same checkpoint without torch
-(:func:`ner.checkpoint.load_arrays`) and computes the same emission scores as
-:meth:`ner.model.BiLstmCrf.emissions` in eval mode, up to float rounding; everything after them is
-:class:`ner.core.TaggerCore`, shared with :class:`ner.tagger.Tagger`. The PyTorch model stays the
+(:func:`ner.model.checkpoint.load_arrays`) and computes the same emission scores as
+:meth:`ner.model.network.BiLstmCrf.emissions` in eval mode, up to float rounding; everything after them is
+:class:`ner.inference.core.TaggerCore`, shared with :class:`ner.inference.tagger.Tagger`. The PyTorch model stays the
 reference (and what trains); tests check that both give the same tags and scores.
 """
 
@@ -15,16 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from ner import crf
-from ner.checkpoint import load_arrays, word_vectors
-from ner.config import ModelConfig
-from ner.core import TaggerCore, recall_flat, remembering
-from ner.encode import Arrays, Encoder
-from ner.errors import InputError
-from ner.models import default_model_path
-from ner.vocab import Vocab, WordVocab
+from ner.encoding.encode import Arrays, Encoder
+from ner.encoding.vocab import Vocab, WordVocab
+from ner.inference.core import TaggerCore, recall_flat, remembering
+from ner.model import crf
+from ner.model.bundled import default_model_path
+from ner.model.checkpoint import load_arrays, word_vectors
+from ner.model.config import ModelConfig
+from ner.runtime import InputError
 
-FORBIDDEN = -10000.0  # as ner.model.FORBIDDEN: the score of a move the scheme forbids
+FORBIDDEN = -10000.0  # as ner.model.network.FORBIDDEN: the score of a move the scheme forbids
 
 
 class _Direction:
@@ -121,7 +121,7 @@ class NumpyTagger(TaggerCore):
         f32 = {k: np.asarray(v, dtype=np.float32) for k, v in state.items()}
         self.casing_embed = f32.get("casing_embed.weight")  # (casings, casing_dim) or None
         self.window = config.char_window
-        # the convolution as one table per window position (see ner.model.CharCNN._tables)
+        # the convolution as one table per window position (see ner.model.network.CharCNN._tables)
         embed, conv = f32["char_cnn.embed.weight"], f32["char_cnn.conv.weight"]  # (c, d), (f, d, k)
         tables = np.einsum("cd,fdk->kcf", embed, conv)  # (window, chars, filters)
         tables = np.concatenate([tables, np.zeros_like(tables[:, :1])], axis=1)  # a zero row: outside
@@ -147,7 +147,7 @@ class NumpyTagger(TaggerCore):
 
     @classmethod
     def from_checkpoint(cls, obj: dict[str, Any]) -> NumpyTagger:
-        """From :func:`ner.checkpoint.load_arrays`' dictionary (numpy arrays for tensors)."""
+        """From :func:`ner.model.checkpoint.load_arrays`' dictionary (numpy arrays for tensors)."""
         vocab = obj["vocab"]
         encoder = Encoder(
             WordVocab(vocab["words"][2:]), Vocab(vocab["chars"][2:]), Vocab(vocab["tags"], specials=False)
@@ -186,7 +186,7 @@ class NumpyTagger(TaggerCore):
         arrays = self.encoder.arrays(sentences)
         states = self._bilstm(arrays)  # (batch, seq, 2 * hidden)
         emissions = self._emit(states)  # (batch, seq, num_tags)
-        if self.config.memory:  # as ner.model.recall
+        if self.config.memory:  # as ner.model.network.recall
             live = remembering(states.shape[1], arrays.lengths, arrays.words, arrays.casing)
             block = np.asarray(range(len(states)) if groups is None else groups, dtype=np.int64)[:, None]
             recalled = recall_flat(states[live], (block * 2**32 + arrays.words)[live])

@@ -28,7 +28,7 @@ class ModelConfig:
     # Document memory: each capitalised token also reads the mean BiLSTM state of the other capitalised
     # occurrences of its word in the same block of up to this many tokens of its document (the BiLSTM
     # still reads each sentence alone). 0: off, as in checkpoints before it (see
-    # ner.checkpoint.OLDER_FORMATS_LACK). On in the bundled recipe.
+    # ner.model.checkpoint.OLDER_FORMATS_LACK). On in the bundled recipe.
     memory: int = 512
 
     def __post_init__(self) -> None:

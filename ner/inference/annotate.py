@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ner.normalize import SYMBOL, model_form
-from ner.results import Prediction, TextEntity
-from ner.tokenize import Token
+from ner.text.normalize import SYMBOL, model_form
+from ner.text.results import Prediction, TextEntity
+from ner.text.tokenize import Token
 
 
 def entities(text: str, sentences: list[list[Token]], predictions: list[Prediction]) -> list[TextEntity]:
