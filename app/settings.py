@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import Literal, Self
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-def _cores() -> int:
-    """The CPUs this process may run on (a container's CPU set, not the host's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+from ner.runtime import threads_per_worker, wants_gpu, worker_count
 
 
 class Settings(BaseSettings):
@@ -95,18 +88,13 @@ class Settings(BaseSettings):
         return self
 
     def on_gpu(self) -> bool:
-        if self.device == "auto":
-            import torch
-
-            return bool(torch.cuda.is_available())
-        return self.device.startswith("cuda")
+        return wants_gpu(self.device)
 
     def model_workers(self) -> int:
         """How many model workers to run."""
         if self.workers:
             return self.workers
-        cores = _cores()
-        return 1 if cores <= 2 or self.on_gpu() else cores - 1
+        return worker_count(self.device, reserve=1)  # a core of its own for the event loop
 
     def uses_processes(self) -> bool:
         return self.model_workers() > 1 or self.worker == "process"
@@ -116,7 +104,7 @@ class Settings(BaseSettings):
         loop a core of its own."""
         if self.threads:
             return self.threads
-        return 1 if self.model_workers() > 1 else max(1, _cores() - 1)
+        return threads_per_worker(self.model_workers(), reserve=1)
 
     @model_validator(mode="after")
     def _usable_keys(self) -> Self:

@@ -20,15 +20,16 @@ import numpy as np
 import torch
 
 from ner.encoding.batch import buckets, collate
-from ner.inference.tagger import Tagger, resolve_device
+from ner.inference.tagger import Tagger
 from ner.model.config import ModelConfig
 from ner.model.network import BiLstmCrf
-from ner.runtime import freeze_loaded_objects
+from ner.runtime import freeze_loaded_objects, resolve_device
 from ner.text.conll import read_conll
 from ner.text.evaluate import evaluate
 from ner.text.tags import convert
+from ner.training.config import TrainConfig
 from ner.training.embeddings import load_vectors
-from ner.training.train import TrainConfig, build_vocabs, make_optimizer
+from ner.training.train import build_vocabs, make_optimizer
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,8 +24,9 @@ from ner.model.config import ModelConfig
 from ner.model.network import BiLstmCrf
 from ner.text.conll import read_conll
 from ner.text.tags import convert
+from ner.training.config import TrainConfig
 from ner.training.embeddings import embedding_matrix, load_vectors
-from ner.training.train import TrainConfig, build_vocabs, make_optimizer
+from ner.training.train import build_vocabs, make_optimizer
 
 PARTS = ("collate", "network", "crf", "backward", "clip", "step")
 

@@ -1,7 +1,7 @@
 """Named-entity recognition with a BiLSTM-CNN-CRF.
 
     from ner import Tagger
-    tagger = Tagger.load()                       # the bundled CoNLL-2003 model
+    tagger = Tagger.load()                       # the bundled CoNLL-2003 model (backend="numpy": no torch)
     tagger.tag_texts(["U.N. official Ekeus heads for Baghdad."])   # entities, character offsets
     tagger.tag([["EU", "rejects", "German", "call"]])               # tags per token
 
@@ -13,16 +13,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Entity", "NumpyTagger", "Prediction", "Tagger", "TextEntity", "__version__"]
+__all__ = ["Entity", "Prediction", "Tagger", "TextEntity", "__version__"]
 
 if TYPE_CHECKING:
     from ner.inference.tagger import Tagger
-    from ner.model.numpy_network import NumpyTagger
     from ner.text.results import Entity, Prediction, TextEntity
 
 _HOMES = {
     "Tagger": "ner.inference.tagger",
-    "NumpyTagger": "ner.model.numpy_network",
     "Entity": "ner.text.results",
     "Prediction": "ner.text.results",
     "TextEntity": "ner.text.results",

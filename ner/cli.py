@@ -8,15 +8,17 @@ import logging
 import os
 import sys
 import time
-import tomllib
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ner.model.bundled import default_model_path
-from ner.runtime import InputError, WorkerDied
+from ner.runtime import InputError, WorkerDied, wants_gpu, worker_count
 from ner.text.tags import SCHEMES
+
+if TYPE_CHECKING:
+    from ner.inference.tagger import BackendName, Tagger
 
 T = TypeVar("T")
 
@@ -243,70 +245,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read_toml(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        with path.open("rb") as f:
-            return tomllib.load(f)
-    except FileNotFoundError:
-        raise InputError("config file not found", path) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"not valid TOML: {exc}", path) from None
+TRAIN_FLAGS = ("seed", "epochs", "batch_size", "optimizer", "lr", "max_minutes", "tokenizer")  # -> [train]
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ner.inference.tagger import resolve_device
-    from ner.model.config import ModelConfig
+    from ner.runtime import resolve_device
     from ner.text.conll import read_conll
+    from ner.training.config import load_recipe
     from ner.training.embeddings import GLOVE_PACKAGE, load_vectors
-    from ner.training.train import EpochRecord, Interrupted, TrainConfig, resume_path, train
+    from ner.training.train import EpochRecord, Interrupted, resume_path, train
 
-    config = _read_toml(args.config)
-    known_model = {f.name for f in fields(ModelConfig)} - {"num_words", "num_chars", "num_tags"}
-    known_train = {f.name for f in fields(TrainConfig)}
-    model_cfg = dict(config.get("model", {}))
-    train_cfg = dict(config.get("train", {}))
-    for table, known, name in ((model_cfg, known_model, "model"), (train_cfg, known_train, "train")):
-        unknown = set(table) - known
-        if unknown:
-            raise InputError(f"unknown keys in [{name}]: {', '.join(sorted(unknown))}", args.config)
-    for key in ("seed", "epochs", "batch_size", "optimizer", "lr", "max_minutes", "tokenizer"):
-        value = getattr(args, key)
-        if value is not None:
-            train_cfg[key] = value
-    if args.teachers:
-        for teacher in args.teachers:
-            if not Path(teacher).is_file():
-                raise InputError("no such teacher checkpoint", Path(teacher))
-        train_cfg["teachers"] = args.teachers
-        train_cfg.setdefault("distil", 0.5)
-    if args.final:
-        if args.epochs is None:
-            raise InputError("--final needs --epochs: the best epoch of a run that --dev selected")
-        train_cfg["final"] = True
-    try:
-        cfg = TrainConfig(**train_cfg)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"bad [train] table: {exc}", args.config) from None
-    if cfg.tokenizer not in ("conll", "social", "whitespace"):
-        raise InputError(
-            f"bad [train] table: tokenizer must be conll, social or whitespace, not {cfg.tokenizer!r}",
-            args.config,
-        )
-    try:  # check the [model] table now, not after the data is read
-        ModelConfig(num_words=2, num_chars=2, num_tags=1, **model_cfg)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"bad [model] table: {exc}", args.config) from None
+    overrides = {key: getattr(args, key) for key in TRAIN_FLAGS}
+    recipe = load_recipe(args.config, {**overrides, "teachers": args.teachers, "final": args.final or None})
+    model_cfg, cfg = recipe.model, recipe.train
     out: Path = args.out
     if args.resume and not resume_path(out).exists():
         raise InputError(f"nothing to resume: {resume_path(out)} does not exist", out)
     if out.exists() and not (args.force or args.resume):
         raise InputError("already exists (pass --force to overwrite it)", out)
     device = resolve_device(args.device)
-    embeddings = args.embeddings or config.get("embeddings") or GLOVE_PACKAGE
+    embeddings = args.embeddings or recipe.embeddings or GLOVE_PACKAGE
     train_data = read_conll(args.train_file, args.scheme)
     dev_data = read_conll(args.dev, args.scheme or train_data.scheme)
     if cfg.final:
@@ -316,11 +276,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         log.info("--final: %s for %d epochs; dev scores are on seen data", train_data.path, cfg.epochs)
     vectors = load_vectors(embeddings)
     log.info("%d training and %d dev sentences", len(train_data.sentences), len(dev_data.sentences))
-    effective = {
-        **asdict(ModelConfig(num_words=2, num_chars=2, num_tags=1, **model_cfg)),
-        "word_dim": vectors.dim,
-    }
-    shown_model = " ".join(f"{k}={v}" for k, v in effective.items() if not k.startswith("num_"))
+    shown_model = " ".join(f"{k}={v}" for k, v in asdict(recipe.model_config(vectors.dim)).items())
     log.info("config %s: [model] %s", args.config or "(built-in defaults: the bundled recipe)", shown_model)
     log.info("[train] %s", " ".join(f"{k}={v}" for k, v in asdict(cfg).items()))
     log.info("tag scheme: the data's %s, trained as %s", train_data.scheme, cfg.scheme)
@@ -366,17 +322,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_tagger(path: Path | None, device: str, backend: str = "torch") -> Any:
+def _load_tagger(path: Path | None, device: str, backend: BackendName = "torch") -> Tagger:
+    from ner.inference.tagger import Tagger
     from ner.runtime import freeze_loaded_objects
 
-    if backend == "numpy":
-        from ner.model.numpy_network import NumpyTagger
-
-        tagger: Any = NumpyTagger.load(path or default_model_path())
-    else:
-        from ner.inference.tagger import Tagger
-
-        tagger = Tagger.load(path or default_model_path(), device)
+    tagger = Tagger.load(path or default_model_path(), device, backend)
     freeze_loaded_objects()
     return tagger
 
@@ -492,15 +442,6 @@ def _copy_temperature(tagger: Any, path: Path, source: Path) -> int:
 NUMPY_BELOW_BYTES = 1_000_000
 
 
-def _gpu_present() -> bool:
-    """Whether an NVIDIA GPU is there, without importing torch (which takes seconds)."""
-    return os.path.exists("/dev/nvidia0") or os.path.exists("/dev/nvidiactl")
-
-
-def _cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def cmd_tag(args: argparse.Namespace) -> int:
     if args.engine == "ray":
         return _tag_with_ray(args)
@@ -508,8 +449,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
         raise InputError(f"--workers must be at least 1, got {args.workers}")
     if args.batch_size < 1:
         raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
-    cuda = args.device.startswith("cuda") or (args.device == "auto" and _gpu_present())
-    workers = args.workers or (1 if cuda else _cpu_count())
+    cuda = wants_gpu(args.device)
+    workers = args.workers or worker_count(args.device)
     if workers > 1:  # the processes are the parallelism: one BLAS thread each (read as numpy loads)
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(name, "1")
@@ -654,6 +595,7 @@ def _cell(value: object, key: str) -> str:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
+    from ner.training.config import read_toml
     from ner.training.tune import (
         Search,
         default_space,
@@ -671,7 +613,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         if value < 1:
             raise InputError(f"{name} must be at least 1, got {value}")
     space = read_space(args.space or default_space())
-    config = _read_toml(args.config)
+    config = read_toml(args.config)
     if args.report and args.storage is None and not (out / "study.db").is_file():
         raise InputError("holds no study.db: nothing to report (give --storage for another store)", out)
     if not args.report:

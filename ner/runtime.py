@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 
 class InputError(ValueError):
@@ -123,3 +124,58 @@ def kill_pool(executor: Executor) -> None:
 
 class WorkerDied(RuntimeError):
     """A worker process ended without an answer (killed, or out of memory)."""
+
+
+# Devices and worker counts: the service, `ner tag` and Ray ask here, so that they agree.
+
+
+def gpu_present() -> bool:
+    """Whether an NVIDIA GPU is usable here: its device files exist (checked without importing
+    torch, which takes seconds) and, where torch is loaded already, CUDA answers."""
+    if not (os.path.exists("/dev/nvidia0") or os.path.exists("/dev/nvidiactl")):
+        return False
+    torch = sys.modules.get("torch")
+    return torch is None or bool(torch.cuda.is_available())
+
+
+def wants_gpu(device: str) -> bool:
+    """Whether ``device`` (auto, cpu, cuda, cuda:N) means computing on a GPU."""
+    return device.startswith("cuda") or (device == "auto" and gpu_present())
+
+
+def cpu_count() -> int:
+    """The cores this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def worker_count(device: str, reserve: int = 0, cores: int | None = None, gpus: int = 1) -> int:
+    """How many model workers a job runs by default: one per GPU (``gpus``) on a GPU, where the device
+    is the parallelism; else one per core (``cores``, default: this machine's), less ``reserve`` cores
+    kept for other work (the service's event loop, Ray's readers and writers); at least one."""
+    if wants_gpu(device):
+        return max(1, gpus)
+    return max(1, (cpu_count() if cores is None else cores) - reserve)
+
+
+def threads_per_worker(workers: int, reserve: int = 1) -> int:
+    """Compute threads for each of ``workers`` model workers: one each when there are several (the
+    processes are the parallelism), else every core but ``reserve``."""
+    return 1 if workers > 1 else max(1, cpu_count() - reserve)
+
+
+def resolve_device(name: str) -> Any:
+    """The ``torch.device`` for ``name``: ``auto`` is the GPU when there is one, else the CPU; asking
+    for a missing GPU is an error. Imports torch.
+
+    Raises:
+        InputError: an unknown name, or a GPU asked for where there is none.
+    """
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"device {name!r} asked for, but no CUDA GPU is available")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise InputError(f"unknown device {name!r} (expected auto, cpu or cuda)")
+    return torch.device(name)

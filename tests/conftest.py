@@ -12,8 +12,9 @@ import torch
 
 from ner.inference.tagger import Tagger
 from ner.text.conll import read_conll
+from ner.training.config import TrainConfig
 from ner.training.embeddings import load_vectors
-from ner.training.train import TrainConfig, train
+from ner.training.train import train
 
 SENTENCES = [
     [("Alice", "B-PER"), ("Walker", "I-PER"), ("visited", "O"), ("Paris", "B-LOC"), (".", "O")],

@@ -189,16 +189,16 @@ def test_workers_and_threads_from_the_cores(monkeypatch) -> None:
     monkeypatch.delenv("NER_WORKERS", raising=False)
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
     assert Settings(threads=3).model_threads() == 3
-    monkeypatch.setattr("app.settings._cores", lambda: 8)
+    monkeypatch.setattr("ner.runtime.cpu_count", lambda: 8)
     eight = Settings()  # seven processes of one thread each; the event loop keeps a core
     assert (eight.model_workers(), eight.model_threads(), eight.uses_processes()) == (7, 1, True)
     one = Settings(workers=1)  # one thread worker with the threads
     assert (one.model_workers(), one.model_threads(), one.uses_processes()) == (1, 7, False)
-    monkeypatch.setattr("app.settings._cores", lambda: 2)
+    monkeypatch.setattr("ner.runtime.cpu_count", lambda: 2)
     two = Settings()
     assert (two.model_workers(), two.model_threads(), two.uses_processes()) == (1, 1, False)
     monkeypatch.setattr("torch.cuda.is_available", lambda: True)
-    monkeypatch.setattr("app.settings._cores", lambda: 16)
+    monkeypatch.setattr("ner.runtime.cpu_count", lambda: 16)
     assert Settings().model_workers() == 1  # one GPU, one worker
     with pytest.raises(ValueError, match="worker=thread runs one model worker"):
         Settings(worker="thread", workers=2)

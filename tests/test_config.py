@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ner.model.config import ModelConfig
-from ner.training.train import TrainConfig
+from ner.training.config import TrainConfig
 
 CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.toml"))
 

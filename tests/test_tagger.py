@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from ner.inference.tagger import Tagger, resolve_device
+from ner.inference.tagger import Tagger
 from ner.model.checkpoint import load_checkpoint
-from ner.runtime import InputError
+from ner.runtime import InputError, resolve_device
 from ner.text.tags import spans_from_tags
 from tests.conftest import SENTENCES
 

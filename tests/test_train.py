@@ -143,7 +143,7 @@ def test_the_defaults_are_the_bundled_recipe() -> None:
     from pathlib import Path
 
     from ner.model.config import ModelConfig
-    from ner.training.train import TrainConfig
+    from ner.training.config import TrainConfig
 
     recipe = tomllib.loads((Path(__file__).resolve().parent.parent / "configs" / "conll03.toml").read_text())
     model = asdict(ModelConfig(num_words=2, num_chars=2, num_tags=1))
@@ -292,7 +292,7 @@ def test_lowercase_with_memory_lowers_whole_blocks(
 
 
 def test_train_config_refuses_a_probability_outside_zero_to_one() -> None:
-    from ner.training.train import TrainConfig
+    from ner.training.config import TrainConfig
 
     for name in ("unk_replace", "memory_dropout", "lowercase", "reflow"):
         with pytest.raises(ValueError, match=f"{name} must be a probability"):
@@ -353,7 +353,7 @@ def test_with_weight_average_the_checkpoint_holds_the_average_and_resume_carries
 
 
 def test_train_config_refuses_a_weight_average_decay_outside_zero_to_one() -> None:
-    from ner.training.train import TrainConfig
+    from ner.training.config import TrainConfig
 
     for bad in (1.0, -0.1, True):
         with pytest.raises(ValueError, match="weight_average must be a decay"):

@@ -43,7 +43,7 @@ async def info(ready: ReadyDep) -> dict[str, Any]:
     """The model card: labels, dev scores, sizes, versions, device."""
     tagger = ready.tagger
     meta = tagger.metadata
-    config = tagger.model.config
+    config, sizes = tagger.config, tagger.sizes
     return {
         "model": tagger.name,
         "labels": tagger.labels,
@@ -54,14 +54,14 @@ async def info(ready: ReadyDep) -> dict[str, Any]:
         "score_temperature": tagger.temperature,
         "trained": meta.get("date"),
         "sizes": {
-            "words": config.num_words,
-            "chars": config.num_chars,
-            "parameters": sum(p.numel() for p in tagger.model.parameters()),
+            "words": sizes.words,
+            "chars": sizes.chars,
+            "parameters": tagger.backend.parameters,
             "hidden": config.hidden,
             "layers": config.layers,
             "cell": config.cell,
         },
-        "device": str(tagger.device),
+        "device": tagger.device,
         "workers": ready.batcher.lanes,
         "versions": {"ner": __version__, "torch": torch.__version__, "trained_with": meta.get("versions")},
     }

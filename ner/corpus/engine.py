@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Literal
 
 from ner.inference.annotate import entities
-from ner.inference.core import TaggerCore
 from ner.inference.pipeline import prepare_split
+from ner.inference.tagger import Tagger
 from ner.runtime import InputError, WorkerDied, kill_pool
 from ner.text.conll import DOCSTART
 from ner.text.results import Prediction
@@ -237,7 +237,7 @@ def skip_done(chunks: Iterable[Chunk], job: Job, done: int) -> tuple[int, Iterat
 class ChunkTagger:
     """Turns chunks into output lines with one tagger; one per process."""
 
-    def __init__(self, tagger: TaggerCore, job: Job) -> None:
+    def __init__(self, tagger: Tagger, job: Job) -> None:
         self.tagger = tagger
         self.job = job
         self.tokenizer = Tokenizer(job.sentence_tokens, tagger.tokenizer_style)  # the model's own

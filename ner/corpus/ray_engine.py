@@ -1,10 +1,11 @@
 """``ner tag --engine ray``: the corpus pipeline as a Ray Data stage, for more than one machine.
 
 Ray Data reads the input files (JSON Lines, plain text or Parquet; a file or a folder), hands blocks of
-records to a pool of actors that each hold one :class:`~ner.inference.tagger.Tagger`, and writes one output shard
-per block into the output folder. Each record is tagged by :meth:`ner.corpus.engine.ChunkTagger.tag_texts`, the
-code the local engine and ``POST /tag`` use, so the entities are the same. Ray is an optional extra
-(``pip install 'ner-service[ray]'``), imported only here.
+records to a pool of actors that each hold one :class:`~ner.inference.tagger.Tagger`, and writes one
+output shard per block into the output folder. Each record is tagged by
+:meth:`ner.corpus.engine.ChunkTagger.tag_texts`, the code the local engine and ``POST /tag`` use, so
+the entities are the same. Ray is an optional extra (``pip install 'ner-service[ray]'``), imported
+only here.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ner.model.checkpoint import load_checkpoint
-from ner.runtime import InputError
+from ner.runtime import InputError, wants_gpu, worker_count
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +49,16 @@ class RayTagger:
         import torch
 
         from ner.corpus.engine import ChunkTagger, Job
-        from ner.inference.tagger import Tagger, resolve_device
+        from ner.inference.tagger import Tagger
+        from ner.model.torch_backend import load_torch_backend
+        from ner.runtime import resolve_device
 
         if device == "cpu" or not torch.cuda.is_available():
             torch.set_num_threads(1)  # one actor per CPU: threads would fight each other
         if isinstance(checkpoint, ray.ObjectRef):
             checkpoint = ray.get(checkpoint)
         self.field = text_field
-        tagger = Tagger.from_checkpoint(checkpoint, resolve_device(device))
+        tagger = Tagger.of_checkpoint(checkpoint, load_torch_backend(checkpoint, resolve_device(device)))
         self.work = ChunkTagger(tagger, Job("jsonl", "jsonl", text_field, batch_size=batch_size))
 
     def __call__(self, block: Any) -> Any:
@@ -128,14 +131,15 @@ def tag_with_ray(
         if not out.is_dir():
             raise InputError("exists and is not a folder; the Ray engine writes a folder of shards", output)
     checkpoint = load_checkpoint(model)  # one clear error here rather than one per actor
-    gpu = device.startswith("cuda") or (device == "auto" and _has_gpu())
+    gpu = wants_gpu(device)
     if not ray.is_initialized():
         ray.init(address=address, log_to_driver=False, configure_logging=False)
     # The actors hold their CPUs for the whole run, and Ray Data's read and write tasks need one more:
     # a pool that takes every CPU waits forever.
     cpus = int(ray.cluster_resources().get("CPU", 1))
     if workers is None:
-        workers = max(1, int(ray.cluster_resources().get("GPU", 1))) if gpu else max(1, cpus - 1)
+        gpus = int(ray.cluster_resources().get("GPU", 1))
+        workers = worker_count(device, reserve=1, cores=cpus, gpus=gpus)  # one CPU reads and writes
     elif not gpu and workers >= cpus:
         raise InputError(
             f"--workers {workers} leaves none of the cluster's {cpus} CPUs for reading and writing; "
@@ -177,9 +181,3 @@ def tag_with_ray(
             shutil.rmtree(out)
         os.replace(staging, out)
     log.info("wrote %s", output)
-
-
-def _has_gpu() -> bool:
-    import torch
-
-    return torch.cuda.is_available()

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from ner.encoding.encode import Arrays, Encoded
+from ner.encoding.packing import pack
 
 
 @dataclass
@@ -105,12 +106,6 @@ def buckets(lengths: list[int], batch_size: int, rng: np.random.Generator) -> It
 def block_batches(blocks: list[list[int]], batch_size: int, rng: np.random.Generator) -> Iterator[list[int]]:
     """Batches of whole blocks (lists of sentence indices), in random order: blocks are shuffled and
     joined until a batch holds ``batch_size`` sentences (a bigger block makes a batch of its own)."""
-    current: list[int] = []
-    for k in rng.permutation(len(blocks)):
-        block = blocks[k]
-        if current and len(current) + len(block) > batch_size:
-            yield current
-            current = []
-        current = current + block
-    if current:
-        yield current
+    shuffled = [blocks[k] for k in rng.permutation(len(blocks))]
+    for batch in pack([len(block) for block in shuffled], batch_size):
+        yield [i for b in batch for i in shuffled[b]]

@@ -56,7 +56,7 @@ class Encoded:
 
 @dataclass
 class Arrays:
-    """A batch of untagged sentences as padded numpy arrays, as :class:`ner.encoding.batch.Batch` holds them."""
+    """A batch of sentences as padded numpy arrays, as :class:`ner.encoding.batch.Batch` holds them."""
 
     words: np.ndarray  # (batch, seq) int64
     chars: np.ndarray  # (distinct words + 1, chars): each distinct spelling once; row 0 is padding

@@ -5,7 +5,9 @@ and model-free, so that the text pipeline and training plan reading without the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import accumulate
 
+from ner.encoding.packing import pack
 from ner.text.results import Entity, Prediction
 from ner.text.tags import Scheme, Span, tags_from_spans
 
@@ -17,16 +19,10 @@ def pack_places(documents: list[list[list[str]]], size: int) -> list[list[Place]
     (or memory blocks) of at most ``size`` tokens; a longer sentence makes a window of its own."""
     places: list[list[Place]] = []
     for d, document in enumerate(documents):
-        where: list[Place] = []
-        filled = 0
-        for s, sentence in enumerate(document):
-            if filled and filled + len(sentence) > size:
-                places.append(where)
-                where, filled = [], 0
-            where.append((d, s, filled, len(sentence)))
-            filled += len(sentence)
-        if where:
-            places.append(where)
+        lengths = [len(sentence) for sentence in document]
+        for window in pack(lengths, size):
+            first = accumulate((lengths[s] for s in window[:-1]), initial=0)  # tokens before each
+            places.append([(d, s, at, lengths[s]) for s, at in zip(window, first)])
     return places
 
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
-from ner.inference.core import batch_order
-from ner.inference.tagger import Tagger
+from ner.inference.tagger import Tagger, batch_order
 from ner.model import crf
 from ner.text.tags import convert
 
@@ -30,23 +28,21 @@ def fit_temperature(
     ``groups`` gives each sentence's document block, for a model with document memory."""
     index = tagger.encoder.tags.index
     totals = dict.fromkeys(GRID, 0.0)
-    base = tagger.model.crf_scores()
-    tagger.model.eval()
-    with torch.inference_mode():
-        for chunk in batch_order([len(s) for s in sentences], batch_size, groups):
-            words = [sentences[i] for i in chunk]
-            tags = [[index[t] for t in convert(gold[i], tagger.model_scheme)] for i in chunk]
-            mine = None if groups is None else [groups[i] for i in chunk]
-            emissions, lengths = tagger._emissions(words, mine)  # (batch, seq, num_tags), (batch,)
-            gold_tags = np.zeros(emissions.shape[:2], dtype=np.int64)
-            for b, t in enumerate(tags):
-                gold_tags[b, : len(t)] = t
-            for temperature in GRID:
-                scores = base.scaled(temperature)
-                scaled = emissions / temperature
-                log_z = crf.forward_backward(scaled, lengths, scores).log_z  # (batch,)
-                gold_score = crf.path_score(scaled, gold_tags, lengths, scores)  # (batch,)
-                totals[temperature] += float((log_z - gold_score).sum())
+    base = tagger.crf_scores()
+    for chunk in batch_order([len(s) for s in sentences], batch_size, groups):
+        words = [sentences[i] for i in chunk]
+        tags = [[index[t] for t in convert(gold[i], tagger.model_scheme)] for i in chunk]
+        mine = None if groups is None else [groups[i] for i in chunk]
+        emissions, lengths = tagger.emissions(words, mine)  # (batch, seq, num_tags), (batch,)
+        gold_tags = np.zeros(emissions.shape[:2], dtype=np.int64)
+        for b, t in enumerate(tags):
+            gold_tags[b, : len(t)] = t
+        for temperature in GRID:
+            scores = base.scaled(temperature)
+            scaled = emissions / temperature
+            log_z = crf.forward_backward(scaled, lengths, scores).log_z  # (batch,)
+            gold_score = crf.path_score(scaled, gold_tags, lengths, scores)  # (batch,)
+            totals[temperature] += float((log_z - gold_score).sum())
     best = min(GRID, key=totals.__getitem__)
     n = len(sentences)
     return best, totals[best] / n, totals[1.0] / n if 1.0 in totals else math.nan

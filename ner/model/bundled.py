@@ -14,8 +14,8 @@ def default_model_path() -> Path:
     env = os.environ.get("NER_MODEL")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_models" / DEFAULT_NAME, here.parent / "models" / DEFAULT_NAME):
+    package = Path(__file__).resolve().parents[1]  # ner/
+    for candidate in (package / "_models" / DEFAULT_NAME, package.parent / "models" / DEFAULT_NAME):
         if candidate.is_file():
             return candidate
-    return here.parent / "models" / DEFAULT_NAME
+    return package.parent / "models" / DEFAULT_NAME

@@ -275,7 +275,7 @@ def _problem(obj: dict[str, Any]) -> str | None:
     if not isinstance(config, dict):
         return "model_config is not a table"
     try:
-        ModelConfig(**config)
+        ModelConfig.of_checkpoint(config)
     except (TypeError, ValueError) as exc:
         return f"model_config: {exc}"
     if not isinstance(vocab, dict) or any(

@@ -1,18 +1,25 @@
-"""The model's hyper-parameters (plain data: read by the PyTorch model and the numpy tagger alike)."""
+"""The model's hyper-parameters, and apart from them the sizes that come from the data (plain data:
+read by the PyTorch model and the numpy backend alike)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How many words, characters and tags the model's vocabularies hold (the data decides them)."""
+
+    words: int
+    chars: int
+    tags: int
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Hyper-parameters that fix the model's shape. Sizes of vocabularies come from the data."""
+    """Hyper-parameters that fix the model's shape, apart from the vocabularies' :class:`Sizes`."""
 
-    num_words: int
-    num_chars: int
-    num_tags: int
     word_dim: int = 50
     char_dim: int = 30
     char_filters: int = 50
@@ -53,3 +60,26 @@ class ModelConfig:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1) (got {self.dropout!r})")
+
+    def for_checkpoint(self, sizes: Sizes) -> dict[str, Any]:
+        """The checkpoint's ``model_config`` table: these settings and the sizes (as ``num_*``)."""
+        return {"num_words": sizes.words, "num_chars": sizes.chars, "num_tags": sizes.tags, **asdict(self)}
+
+    @classmethod
+    def of_checkpoint(cls, table: dict[str, Any]) -> tuple[ModelConfig, Sizes]:
+        """The settings and sizes of a checkpoint's ``model_config`` table.
+
+        Raises:
+            TypeError, ValueError: a missing, unknown or invalid entry.
+        """
+        rest = dict(table)
+        try:
+            sizes = Sizes(int(rest.pop("num_words")), int(rest.pop("num_chars")), int(rest.pop("num_tags")))
+        except KeyError as exc:
+            raise TypeError(f"missing size {exc}") from None
+        if min(sizes.words, sizes.chars, sizes.tags) < 1:
+            raise ValueError(f"sizes must be positive (got {sizes})")
+        return cls(**rest), sizes
+
+
+SETTINGS = frozenset(f.name for f in fields(ModelConfig))  # the names a [model] table may use

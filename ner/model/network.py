@@ -12,11 +12,11 @@ from torchcrf import CRF
 
 from ner.encoding.batch import Batch
 from ner.encoding.encode import REMEMBERED_CASINGS
-from ner.model.config import ModelConfig
+from ner.model.config import ModelConfig, Sizes
 from ner.model.crf import CrfScores
+from ner.model.kernels import FORBIDDEN, char_windows, memory_keys, mirror
 
 NUM_CASINGS = 8
-FORBIDDEN = -10000.0
 MOSTLY_FULL = 0.8  # tokens / (batch * seq) above which tagging on the CPU runs the LSTM unpacked
 FEW_SENTENCES = 8  # ... and so it does for batches this small, however full
 
@@ -80,26 +80,17 @@ class CharCNN(nn.Module):
         bag of ``window`` table rows summed per character, then a max per word. The index arithmetic
         runs in numpy, where each small operation costs a microsecond, not ten."""
         window = self.conv.kernel_size[0]
-        edge = window // 2
         tables = self._tables()  # (window * rows, filters)
         rows = tables.shape[0] // window
-        outside = rows - 1  # the zero row
         spelled = chars.numpy()  # (words, chars); this path runs on the CPU only
-        real = spelled != 0  # (words, chars)
-        # The words end to end, each followed by ``edge`` outside slots and ``edge`` more before the
-        # first, so that no window reaches from one word into the next.
-        gap = np.full((len(spelled), edge), outside)  # (words, edge)
-        keep = np.concatenate([real, np.ones(gap.shape, dtype=bool)], axis=1)  # (words, chars + edge)
-        flat = np.concatenate([np.full(edge, outside), np.concatenate([spelled, gap], axis=1)[keep]])
-        letters = edge + np.flatnonzero(flat[edge:] != outside)  # (characters,): where each one lies
-        offsets = np.arange(-edge, edge + 1)  # (window,)
-        bags = flat[letters[:, None] + offsets] + rows * np.arange(window)  # (characters, window)
+        index, counts = char_windows(spelled, window, rows - 1)  # (characters, window); row -1: zeros
+        bags = index + rows * np.arange(window)  # (characters, window): rows of the stacked tables
         h = nn.functional.embedding_bag(torch.from_numpy(bags), tables, mode="sum")  # (characters, f)
-        owner = np.repeat(np.arange(len(spelled)), real.sum(axis=1))  # (characters,): the word of each
+        owner = np.repeat(np.arange(len(spelled)), counts)  # (characters,): the word of each
         pooled = torch.zeros(len(spelled), h.shape[1], dtype=h.dtype)  # (words, filters)
-        index = torch.from_numpy(owner)[:, None].expand_as(h)
+        where = torch.from_numpy(owner)[:, None].expand_as(h)
         # the max over each word's characters; a word with none (padding) keeps its zeros
-        return pooled.scatter_reduce_(0, index, h, "amax", include_self=False)
+        return pooled.scatter_reduce_(0, where, h, "amax", include_self=False)
 
 
 class PartlyFrozenEmbedding(nn.Module):
@@ -168,14 +159,15 @@ class PartlyFrozenEmbedding(nn.Module):
 
 def recall(h: Tensor, batch: Batch) -> Tensor:
     """The document memory (Luo et al. 2020, simplified to a mean): for each capitalised token
-    (:data:`ner.encoding.encode.REMEMBERED_CASINGS`) with a known word, the mean of ``h`` (batch, seq, dim) over
-    the other such tokens of the same word (GloVe's lower-cased one) in the same document block
-    (``batch.groups``); zeros for every other token and for a word seen once. (batch, seq, dim)."""
+    (:data:`ner.encoding.encode.REMEMBERED_CASINGS`) with a known word, the mean of ``h``
+    (batch, seq, dim) over the other such tokens of the same word (GloVe's lower-cased one) in the
+    same document block (``batch.groups``); zeros for every other token and for a word seen once.
+    (batch, seq, dim)."""
     groups = batch.groups if batch.groups is not None else torch.arange(len(h), device=h.device)
     casings = torch.tensor(REMEMBERED_CASINGS, device=h.device)
     live = batch.mask & torch.isin(batch.casing, casings) & (batch.words > 1)  # not padding or <unk>
     out = h.new_zeros(h.shape)
-    out[live] = recall_means(h[live], (groups[:, None] * 2**32 + batch.words)[live])
+    out[live] = recall_means(h[live], memory_keys(groups[:, None], batch.words)[live])
     return out
 
 
@@ -193,18 +185,17 @@ def recall_means(states: Tensor, keys: Tensor) -> Tensor:
 class BiLstmCrf(nn.Module):
     """Emission scores from a BiLSTM (or BiGRU) over word, casing and character features; a CRF."""
 
-    allowed: Tensor  # (num_tags + 2, num_tags + 2) bool, a buffer set by constrain()
-
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, sizes: Sizes) -> None:
         super().__init__()
         self.config = config
+        self.sizes = sizes
         self.word_embed: nn.Embedding | PartlyFrozenEmbedding = nn.Embedding(
-            config.num_words, config.word_dim, padding_idx=0
+            sizes.words, config.word_dim, padding_idx=0
         )
         self.casing_embed = (
             nn.Embedding(NUM_CASINGS, config.casing_dim, padding_idx=0) if config.casing_dim else None
         )
-        self.char_cnn = CharCNN(config.num_chars, config.char_dim, config.char_filters, config.char_window)
+        self.char_cnn = CharCNN(sizes.chars, config.char_dim, config.char_filters, config.char_window)
         rnn = nn.LSTM if config.cell == "lstm" else nn.GRU
         self.rnn = rnn(
             config.word_dim + config.casing_dim + config.char_filters,
@@ -216,11 +207,9 @@ class BiLstmCrf(nn.Module):
         )
         self.dropout: nn.Module = nn.Dropout(config.dropout)  # training may swap in another kind
         # with document memory, each token's state is followed by the one it recalls
-        self.proj = nn.Linear((4 if config.memory else 2) * config.hidden, config.num_tags)
-        self.crf = CRF(config.num_tags, batch_first=True)
-        everything = torch.ones(config.num_tags + 2, config.num_tags + 2, dtype=torch.bool)
-        self.register_buffer("allowed", everything, persistent=False)
-        self._crf_scores: tuple[tuple[int, ...], CrfScores] | None = None  # (scores' key, scores)
+        self.proj = nn.Linear((4 if config.memory else 2) * config.hidden, sizes.tags)
+        self.crf = CRF(sizes.tags, batch_first=True)
+        self._transitions: tuple[tuple[int, ...], CrfScores] | None = None  # (scores' key, scores)
 
     def freeze_words_except(self, rows: Tensor) -> None:
         """Train only the word embedding's ``rows`` from now on (see :class:`PartlyFrozenEmbedding`);
@@ -229,11 +218,6 @@ class BiLstmCrf(nn.Module):
         if isinstance(embedding, PartlyFrozenEmbedding):
             raise ValueError("the word embedding is already partly frozen")
         self.word_embed = PartlyFrozenEmbedding(embedding, rows)
-
-    def constrain(self, allowed: Tensor) -> None:
-        """Forbid moves at decoding time: ``allowed`` is (num_tags + 2, num_tags + 2) bool, where
-        row ``num_tags`` is the start and column ``num_tags + 1`` the end."""
-        self.allowed.copy_(allowed)
 
     def features(self, batch: Batch) -> Tensor:
         """(batch, seq, features): word, character-CNN and casing features, before dropout."""
@@ -292,8 +276,7 @@ class BiLstmCrf(nn.Module):
         (batch, seq, 2 * hidden), zero past each end, as ``pad_packed_sequence`` gives."""
         rnn = self.rnn
         steps = torch.arange(x.shape[1])[None, :]  # (1, seq)
-        mirror = lengths[:, None] - 1 - steps  # (batch, seq): position t reads its mirror image
-        flip = torch.where(mirror >= 0, mirror, steps)[:, :, None]  # (batch, seq, 1); padding stays put
+        flip = torch.from_numpy(mirror(lengths.numpy(), x.shape[1]))[:, :, None]  # (batch, seq, 1)
         names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if rnn.bias else [])
         zeros = x.new_zeros(1, x.shape[0], rnn.hidden_size)  # (1, batch, hidden): no initial state
         outputs = []
@@ -325,7 +308,7 @@ class BiLstmCrf(nn.Module):
         log_z: Tensor = self.crf._compute_normalizer(
             emissions.transpose(0, 1), mask.transpose(0, 1)
         )  # (batch,)
-        gold = nn.functional.one_hot(tags, self.config.num_tags).to(emissions.dtype)  # (batch, seq, tags)
+        gold = nn.functional.one_hot(tags, self.sizes.tags).to(emissions.dtype)  # (batch, seq, tags)
         expected = (1.0 - weight) * self._expected_score(emissions, gold, batch)
         expected = expected + weight * self._expected_score(emissions, soft.to(emissions.dtype), batch)
         return (log_z - expected).mean()
@@ -342,23 +325,16 @@ class BiLstmCrf(nn.Module):
         score: Tensor = unary + pairs + q[:, 0] @ crf.start_transitions + ends
         return score
 
-    def crf_scores(self) -> CrfScores:
-        """The CRF's scores with forbidden moves pushed down, as read-only numpy arrays for ``ner.model.crf``
-        (remembered while the scores and the constraints stay the same)."""
+    def transitions(self) -> CrfScores:
+        """The CRF's start, transition and end scores as float32 numpy arrays for :mod:`ner.model.crf`,
+        read-only, nothing masked (the tagger forbids what its scheme forbids); remembered while the
+        scores stay the same."""
         crf = self.crf
-        key = values_key(crf.start_transitions, crf.transitions, crf.end_transitions, self.allowed)
-        if self._crf_scores is not None and self._crf_scores[0] == key:
-            return self._crf_scores[1]
-        n = self.config.num_tags
-        allowed = self.allowed
-        forbid = torch.tensor(FORBIDDEN, device=allowed.device)
-        parts = (
-            torch.where(allowed[n, :n], crf.start_transitions, forbid),
-            torch.where(allowed[:n, :n], crf.transitions, forbid),
-            torch.where(allowed[:n, n + 1], crf.end_transitions, forbid),
-        )
-        start, transitions, end = (p.detach().float().cpu().numpy() for p in parts)
-        for array in (start, transitions, end):
-            array.flags.writeable = False
-        self._crf_scores = (key, CrfScores(start, transitions, end))
-        return self._crf_scores[1]
+        key = values_key(crf.start_transitions, crf.transitions, crf.end_transitions)
+        if self._transitions is None or self._transitions[0] != key:
+            parts = (crf.start_transitions, crf.transitions, crf.end_transitions)
+            start, transitions, end = (p.detach().float().cpu().numpy().copy() for p in parts)
+            for array in (start, transitions, end):
+                array.flags.writeable = False
+            self._transitions = (key, CrfScores(start, transitions, end))
+        return self._transitions[1]

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ner.encoding.batch import collate
+from ner.encoding.packing import pack
 from ner.inference.tagger import Tagger
 from ner.model import crf
 from ner.runtime import InputError
@@ -53,31 +53,18 @@ def teacher_marginals(
         if bool(teacher.memory) != (blocks is not None):
             has = ("has", "does not") if teacher.memory else ("lacks", "has")
             log.warning("teacher %s %s document memory and the student %s", path, *has)
-        teacher.model.eval()
-        scores = teacher.model.crf_scores()
-        for chunk in _chunks(units, TEACHER_BATCH):
+        scores = teacher.crf_scores()
+        for bin_ in pack([len(unit) for unit in units], TEACHER_BATCH):
+            chunk = [units[u] for u in bin_]
             indices = [i for unit in chunk for i in unit]
             groups = [b for b, unit in enumerate(chunk) for _ in unit]
-            encoded = [teacher.encoder.encode(sentences[i]) for i in indices]
-            batch = collate(encoded, groups if blocks is not None else None).to(device)
-            with torch.no_grad():
-                emissions = teacher.model.emissions(batch).double().cpu().numpy()  # (batch, seq, tags)
-            lengths = batch.lengths.numpy()
-            marginals = crf.forward_backward(emissions, lengths, scores).marginals()  # (batch, seq, tags)
+            emissions, lengths = teacher.emissions(
+                [sentences[i] for i in indices], groups if blocks is not None else None
+            )  # (batch, seq, tags), (batch,)
+            marginals = crf.forward_backward(
+                emissions.astype(np.float64), lengths, scores
+            ).marginals()  # (batch, seq, tags)
             for row, i in enumerate(indices):
                 total[i] += marginals[row, : lengths[row]]
         log.info("teacher %s: marginals of %d sentences", path, len(sentences))
     return [(t / len(teachers)).astype(np.float32) for t in total]
-
-
-def _chunks(units: list[list[int]], size: int) -> list[list[list[int]]]:
-    """Consecutive units, as many per chunk as fit in ``size`` sentences (a bigger unit alone)."""
-    chunks: list[list[list[int]]] = []
-    count = size
-    for unit in units:
-        if count + len(unit) > size:
-            chunks.append([])
-            count = 0
-        chunks[-1].append(unit)
-        count += len(unit)
-    return chunks

@@ -25,90 +25,18 @@ from ner.encoding.reading import pack_places, pack_windows
 from ner.encoding.vocab import Vocab, WordVocab, normalise
 from ner.inference.tagger import Tagger
 from ner.model.checkpoint import load_plain, remove_stale_temporaries, save_atomic, write_atomic
-from ner.model.config import ModelConfig
+from ner.model.config import ModelConfig, Sizes
 from ner.model.network import BiLstmCrf
+from ner.model.torch_backend import TorchBackend
 from ner.runtime import InputError, stop_on_signals
 from ner.text.conll import Corpus
 from ner.text.evaluate import Report, evaluate
 from ner.text.normalize import NORMALIZATION, model_form
 from ner.text.tags import Scheme, convert
+from ner.training.config import TrainConfig
 from ner.training.embeddings import Vectors, embedding_matrix
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How to train: everything that is not the model's shape."""
-
-    epochs: int = 22
-    batch_size: int = 32
-    optimizer: Literal["adam", "nadam", "sgd"] = "nadam"
-    lr: float = 2e-3
-    lr_decay: float = 0.05  # lr / (1 + lr_decay * epoch), as Ma & Hovy
-    clip: float = 5.0
-    patience: int = 8
-    unk_replace: float = 0.5  # chance of hiding a singleton word (of the kind below) as <unk>
-    # Which singletons of the training data may be hidden: those without a pretrained vector, or all
-    # of them (Lample et al. 2016), so that <unk> is learnt and rare names lean on their spelling.
-    unk_singletons: Literal["unvectored", "all"] = "unvectored"
-    # The word embedding's learning rate as a multiple of ``lr`` (1: the same, one parameter group).
-    embed_lr_scale: float = 1.0
-    # With document memory: chance, per block and epoch, that a block is read as lone sentences (each
-    # recalls only itself), as a sentence is tagged when no document comes with it.
-    memory_dropout: float = 0.25
-    # Chance, per block (with memory; else per sentence) and epoch, that training text is read all in
-    # lower case (tags kept), so that names in text written without capitals (social media, chat,
-    # speech transcripts) are still found from their words and context (case augmentation, Mayhew
-    # et al. 2019). 0: off. 0.2 in the bundled recipe: lower-cased dev 91.22 ± 0.10 against 4.65,
-    # written dev 94.60 ± 0.06 against 94.83 ± 0.09 (3 seeds).
-    lowercase: float = 0.2
-    # Chance, per block (needs document memory) and epoch, that its sentences are read as a splitter
-    # cuts flowing text: a sentence that does not end in . ! ? (a headline, a dateline, a table row)
-    # runs on into the next one (cut at 128 tokens, as tagging cuts). 0: off. A model without document
-    # memory, or with context windows, ignores it (with a warning). 0.2 in the bundled recipe: flowing
-    # dev documents 93.73 ± 0.04 against 92.53, written dev 94.48 ± 0.15 against 94.60 ± 0.06.
-    reflow: float = 0.2
-    # Keep an exponential moving average of the weights, ``decay`` per step (0: off), and evaluate and
-    # save it rather than the last step's weights (Polyak averaging).
-    weight_average: float = 0.999
-    # Dropout with one mask per sentence for each feature (variational, Gal & Ghahramani 2016), on the
-    # BiLSTM's input and output, rather than a new mask for every token.
-    variational: bool = False
-    # Distillation: the weight of the cross-entropy against the ``teachers``' (checkpoint paths) mean
-    # tag distributions per token, beside 1 - distil for the gold tags.
-    distil: float = 0.0
-    teachers: tuple[str, ...] = ()
-    scheme: Scheme = "iob2"  # the tags trained on (BIO: 94.83 ± 0.09 dev F1 against IOBES 94.73 ± 0.02)
-    glove_limit: int = (
-        400_000  # most frequent pretrained words kept beside the training words (all of GloVe 6B)
-    )
-    max_minutes: float = 0.0  # stop after this long (0: no limit)
-    tokenizer: str = "conll"  # the raw-text tokenizer the model is for: conll, social or whitespace
-    final: bool = False  # train on train + dev for exactly ``epochs`` epochs; the last one is kept
-    seed: int = 1
-
-    def __post_init__(self) -> None:
-        for name in ("unk_replace", "memory_dropout", "lowercase", "reflow"):
-            value = getattr(self, name)
-            if not _is_number(value) or not 0 <= value <= 1:
-                raise ValueError(f"{name} must be a probability in [0, 1] (got {value!r})")
-        object.__setattr__(self, "teachers", tuple(self.teachers))  # TOML and JSON give lists
-        if not 0 <= self.distil <= 1 or (self.distil > 0) != bool(self.teachers):
-            raise ValueError(f"distil must be in (0, 1] with teachers, 0 without (got {self.distil!r})")
-        if self.unk_singletons not in ("unvectored", "all"):
-            raise ValueError(f"unk_singletons must be 'unvectored' or 'all' (got {self.unk_singletons!r})")
-        value = self.embed_lr_scale
-        if not _is_number(value) or value < 0:
-            raise ValueError(f"embed_lr_scale must be a number >= 0 (got {value!r})")
-        value = self.weight_average
-        if not _is_number(value) or not 0 <= value < 1:
-            raise ValueError(f"weight_average must be a decay in [0, 1), 0 for off (got {value!r})")
-
-
-def _is_number(value: Any) -> bool:
-    """An int or float from a config table (TOML's true and false are not numbers here)."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass
@@ -264,8 +192,8 @@ def dev_report(tagger: Tagger, dev: Corpus) -> Report:
 
 def training_examples(data: Corpus, scheme: Scheme, context: int) -> list[tuple[list[str], list[str]]]:
     """(tokens, tags in ``scheme``) to train on: each sentence, or with ``context`` > 0 the windows of
-    consecutive sentences that tagging will read (:func:`ner.encoding.reading.pack_windows`). Tags are converted
-    sentence by sentence, so that no entity runs across a boundary (IOB1 would allow it)."""
+    consecutive sentences that tagging will read (:func:`ner.encoding.reading.pack_windows`). Tags are
+    converted sentence by sentence, so that no entity runs across a boundary (IOB1 would allow it)."""
     if context <= 0:
         return [(s.tokens, convert(s.tags, scheme)) for s in data.sentences]
     documents = data.documents()
@@ -400,14 +328,9 @@ def train(
     torch.manual_seed(cfg.seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     encoder, singletons = build_vocabs(train_data, vectors, cfg.glove_limit, cfg.scheme)
-    config = ModelConfig(
-        num_words=len(encoder.words),
-        num_chars=len(encoder.chars),
-        num_tags=len(encoder.tags),
-        word_dim=vectors.dim,
-        **{k: v for k, v in model_cfg.items() if k != "word_dim"},
-    )
-    model = BiLstmCrf(config)
+    config = ModelConfig(word_dim=vectors.dim, **{k: v for k, v in model_cfg.items() if k != "word_dim"})
+    sizes = Sizes(len(encoder.words), len(encoder.chars), len(encoder.tags))
+    model = BiLstmCrf(config, sizes)
     matrix, found = embedding_matrix(encoder.words.items, vectors, cfg.seed)
     assert isinstance(model.word_embed, torch.nn.Embedding)
     model.word_embed.weight.data.copy_(torch.from_numpy(matrix))
@@ -477,7 +400,9 @@ def train(
             "python": platform.python_version(),
         },
     }
-    tagger = Tagger(model, encoder, cfg.scheme, train_data.scheme or "iob2", metadata, device)
+    tagger = Tagger(
+        TorchBackend(model, device), encoder, config, cfg.scheme, train_data.scheme or "iob2", metadata
+    )
     lengths = [len(e.words) for e in encoded]
     block_of = None if blocks is None else {i: b for b, block in enumerate(blocks) for i in block}
     is_single = singleton_rows(encoder, singletons, encoded[:originals], cfg.unk_singletons).to(device)
@@ -533,7 +458,7 @@ def train(
                 if soft is None:
                     loss = model.loss(batch, batch.tags)
                 else:
-                    targets = batch.mask.new_zeros((*batch.mask.shape, config.num_tags), dtype=torch.float32)
+                    targets = batch.mask.new_zeros((*batch.mask.shape, sizes.tags), dtype=torch.float32)
                     for row, i in enumerate(indices):  # (batch, seq, num_tags), zero past each end
                         targets[row, : len(soft[i])] = torch.from_numpy(soft[i])
                     loss = model.distilled_loss(batch, batch.tags, targets, cfg.distil)
@@ -568,7 +493,7 @@ def train(
             save_atomic(
                 {
                     "train_config": asdict(cfg),
-                    "model_config": asdict(config),
+                    "model_config": config.for_checkpoint(sizes),
                     "vocab_words": encoder.words.items,
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),

@@ -11,13 +11,13 @@ A search space is a TOML file whose tables name ``[model]`` and ``[train]`` sett
     high = 1e-2
     log = true
 
-Each trial trains with :func:`ner.training.train.train` on a fixed config plus its sampled settings, reports dev
-F1 after every epoch (so that a pruner can stop it) and scores its best dev F1. The study lives in an
-Optuna RDB storage (SQLite in the output folder by default), so a search can be interrupted and run
-again, and several processes pointed at one storage and study share the work: the study stops once it
-holds the asked number of finished trials, whoever ran them. A trial that fails is recorded as failed
-and the study goes on. Optuna is an optional extra (``pip install 'ner-service[tune]'``), imported only
-here.
+Each trial trains with :func:`ner.training.train.train` on a fixed config plus its sampled settings,
+reports dev F1 after every epoch (so that a pruner can stop it) and scores its best dev F1. The study
+lives in an Optuna RDB storage (SQLite in the output folder by default), so a search can be interrupted
+and run again, and several processes pointed at one storage and study share the work: the study stops
+once it holds the asked number of finished trials, whoever ran them. A trial that fails is recorded as
+failed and the study goes on. Optuna is an optional extra (``pip install 'ner-service[tune]'``),
+imported only here.
 """
 
 from __future__ import annotations
@@ -33,14 +33,14 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ner.model.config import ModelConfig
+from ner.model.config import SETTINGS, ModelConfig
 from ner.runtime import InputError, stop_on_signals
 
 log = logging.getLogger(__name__)
 
 SAMPLERS = ("tpe", "cmaes", "random")
 PRUNERS = ("median", "hyperband", "none")
-MODEL_KEYS = {f.name for f in fields(ModelConfig)} - {"num_words", "num_chars", "num_tags", "word_dim"}
+MODEL_KEYS = SETTINGS - {"word_dim"}  # word_dim comes from the vectors
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def read_space(path: Path) -> list[Param]:
             low end above the high one, a log-range that does not start above zero, or an empty list
             of choices.
     """
-    from ner.training.train import TrainConfig
+    from ner.training.config import TrainConfig
 
     try:
         with path.open("rb") as f:
@@ -207,7 +207,7 @@ def run_search(
     """Run trials until the study holds ``trials`` (complete, pruned, failed or running in another
     process), or the timeout passes. Other processes may be adding to the same study meanwhile."""
     optuna = import_optuna()
-    from ner.inference.tagger import resolve_device
+    from ner.runtime import resolve_device
     from ner.text.conll import read_conll
     from ner.training.embeddings import load_vectors
 
@@ -256,10 +256,10 @@ def starting_values(search: Search, space: list[Param]) -> dict[str, Any]:
     """The searched settings as the fixed config (or the defaults) has them, where the space holds them."""
     from dataclasses import asdict
 
-    from ner.training.train import TrainConfig
+    from ner.training.config import TrainConfig
 
     defaults = {
-        "model": {**asdict(ModelConfig(num_words=2, num_chars=2, num_tags=1)), **search.base_model},
+        "model": {**asdict(ModelConfig()), **search.base_model},
         "train": {**asdict(TrainConfig()), **search.base_train},
     }
     start = {}
@@ -284,7 +284,8 @@ def _trial(
     trial: Any, search: Search, space: list[Param], train_data: Any, dev_data: Any, vectors: Any, device: Any
 ) -> float:
     optuna = import_optuna()
-    from ner.training.train import EpochRecord, Interrupted, TrainConfig, train
+    from ner.training.config import TrainConfig
+    from ner.training.train import EpochRecord, Interrupted, train
 
     model_cfg = dict(search.base_model)
     train_cfg = dict(search.base_train)
@@ -294,7 +295,7 @@ def _trial(
     train_cfg["patience"] = min(int(train_cfg.get("patience", 8)), search.epochs_per_trial)
     try:
         cfg = TrainConfig(**train_cfg)
-        ModelConfig(num_words=2, num_chars=2, num_tags=1, **model_cfg)
+        ModelConfig(**model_cfg)
     except (TypeError, ValueError) as exc:  # a sampled combination the model refuses
         raise optuna.TrialPruned(f"settings refused: {exc}") from None
 
@@ -355,7 +356,7 @@ def best_config(study: Any, search: Search) -> str:
     for key, value in best.params.items():
         table, name = key.split(".", 1)
         (model_cfg if table == "model" else train_cfg)[name] = value
-    from ner.training.train import TrainConfig
+    from ner.training.config import TrainConfig
 
     train_cfg["epochs"] = max(int(train_cfg.get("epochs", TrainConfig.epochs)), search.epochs_per_trial)
     lines = [

@@ -1,30 +1,23 @@
-"""The model's forward pass in numpy: tagging on the CPU without importing PyTorch.
+"""The network's forward pass in numpy: tagging on the CPU without importing PyTorch.
 
 Importing torch takes 2-3 s on a small machine, more than tagging a few thousand texts, and a corpus
-job on N processes pays it N times. :class:`NumpyTagger` reads the same checkpoint without torch
-(:func:`ner.model.checkpoint.load_arrays`) and computes the same emission scores as
-:meth:`ner.model.network.BiLstmCrf.emissions` in eval mode, up to float rounding; everything after them is
-:class:`ner.inference.core.TaggerCore`, shared with :class:`ner.inference.tagger.Tagger`. The PyTorch model stays the
-reference (and what trains); tests check that both give the same tags and scores.
+job on N processes pays it N times. :class:`NumpyBackend` reads the same checkpoint without torch
+(:func:`ner.model.checkpoint.load_arrays`) and computes what :class:`ner.model.backend.Backend` asks,
+as :class:`ner.model.network.BiLstmCrf` does in eval mode, up to float rounding. The PyTorch model
+stays the reference (and what trains); tests check that both give the same tags and scores.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ner.encoding.encode import Arrays, Encoder
-from ner.encoding.vocab import Vocab, WordVocab
-from ner.inference.core import TaggerCore, recall_flat, remembering
+from ner.encoding.encode import Arrays
 from ner.model import crf
-from ner.model.bundled import default_model_path
-from ner.model.checkpoint import load_arrays, word_vectors
+from ner.model.checkpoint import word_vectors
 from ner.model.config import ModelConfig
-from ner.runtime import InputError
-
-FORBIDDEN = -10000.0  # as ner.model.network.FORBIDDEN: the score of a move the scheme forbids
+from ner.model.kernels import char_windows, mirror, recall_flat
 
 
 class _Direction:
@@ -102,23 +95,17 @@ class _Direction:
         return out.transpose(1, 0, 2)  # (batch, seq, hidden)
 
 
-class NumpyTagger(TaggerCore):
-    """A checkpoint's model computed in numpy on the CPU, one thread (numpy's BLAS may use more)."""
+class NumpyBackend:
+    """A checkpoint's network computed in numpy on the CPU, one thread (numpy's BLAS may use more)."""
 
-    def __init__(
-        self,
-        config: ModelConfig,
-        state: dict[str, np.ndarray],
-        encoder: Encoder,
-        model_scheme: Any,
-        data_scheme: Any,
-        metadata: dict[str, Any],
-    ) -> None:
-        super().__init__(encoder, model_scheme, data_scheme, metadata, config.context, config.memory)
+    device = "cpu"
+
+    def __init__(self, config: ModelConfig, state: dict[str, np.ndarray]) -> None:
         self.config = config
         state = dict(state)
         self.word_embed = word_vectors(state)  # (words, word_dim); takes the int8 scale out of state
         f32 = {k: np.asarray(v, dtype=np.float32) for k, v in state.items()}
+        self.parameters = int(self.word_embed.size + sum(v.size for v in f32.values()))
         self.casing_embed = f32.get("casing_embed.weight")  # (casings, casing_dim) or None
         self.window = config.char_window
         # the convolution as one table per window position (see ner.model.network.CharCNN._tables)
@@ -135,75 +122,26 @@ class NumpyTagger(TaggerCore):
             ]
             for layer in range(config.layers)
         ]
-        self.proj_t = np.ascontiguousarray(f32["proj.weight"].T)  # (2 * hidden, num_tags)
+        self.proj_t = np.ascontiguousarray(f32["proj.weight"].T)  # (2 or 4 * hidden, num_tags)
         self.proj_b = f32["proj.bias"]
-        n = config.num_tags
-        allowed = self.allowed
-        self._scores = crf.CrfScores(
-            np.where(allowed[n, :n], f32["crf.start_transitions"], FORBIDDEN).astype(np.float32),
-            np.where(allowed[:n, :n], f32["crf.transitions"], FORBIDDEN).astype(np.float32),
-            np.where(allowed[:n, n + 1], f32["crf.end_transitions"], FORBIDDEN).astype(np.float32),
+        self._transitions = crf.CrfScores(
+            f32["crf.start_transitions"], f32["crf.transitions"], f32["crf.end_transitions"]
         )
 
-    @classmethod
-    def from_checkpoint(cls, obj: dict[str, Any]) -> NumpyTagger:
-        """From :func:`ner.model.checkpoint.load_arrays`' dictionary (numpy arrays for tensors)."""
-        vocab = obj["vocab"]
-        encoder = Encoder(
-            WordVocab(vocab["words"][2:]), Vocab(vocab["chars"][2:]), Vocab(vocab["tags"], specials=False)
-        )
-        scheme = obj["scheme"]
-        return cls(
-            ModelConfig(**obj["model_config"]),
-            obj["state_dict"],
-            encoder,
-            scheme["model"],
-            scheme["data"],
-            obj["metadata"],
-        )
+    def transitions(self) -> crf.CrfScores:
+        return self._transitions
 
-    @classmethod
-    def load(cls, path: str | Path | None = None) -> NumpyTagger:
-        """Load a checkpoint file written by ``ner train``, without PyTorch (no path: the bundled
-        model).
+    def emissions(self, arrays: Arrays) -> np.ndarray:
+        return self.emit(self.states(arrays))
 
-        Raises:
-            InputError: a missing, damaged or incompatible file.
-        """
-        path = default_model_path() if path is None else path
-        obj = load_arrays(path)
-        try:
-            return cls.from_checkpoint(obj)
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise InputError(f"checkpoint does not match this model ({exc})", path) from None
-
-    def _crf_scores(self) -> crf.CrfScores:
-        return self._scores
-
-    def _emissions(
-        self, sentences: list[list[str]], groups: list[int] | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        arrays = self.encoder.arrays(sentences)
-        states = self._bilstm(arrays)  # (batch, seq, 2 * hidden)
-        emissions = self._emit(states)  # (batch, seq, num_tags)
-        if self.config.memory:  # as ner.model.network.recall
-            live = remembering(states.shape[1], arrays.lengths, arrays.words, arrays.casing)
-            block = np.asarray(range(len(states)) if groups is None else groups, dtype=np.int64)[:, None]
-            recalled = recall_flat(states[live], (block * 2**32 + arrays.words)[live])
-            emissions[live] += self._emit_recalled(recalled)
-        return emissions, arrays.lengths
-
-    def _bilstm(self, arrays: Arrays) -> np.ndarray:
-        """The BiLSTM's states (batch, seq, 2 * hidden), in input order, zero past each end."""
+    def states(self, arrays: Arrays) -> np.ndarray:
         parts = [self.word_embed[arrays.words], self._spelled(arrays.chars)[arrays.char_index]]
         if self.casing_embed is not None:
             parts.append(self.casing_embed[arrays.casing])
         x = np.concatenate(parts, axis=2)  # (batch, seq, features)
         order = np.argsort(-arrays.lengths, kind="stable")  # longest first, as _Direction.run wants
         x, lengths = x[order], arrays.lengths[order]
-        steps = np.arange(x.shape[1])[None, :]  # (1, seq)
-        mirror = lengths[:, None] - 1 - steps  # (batch, seq): each sentence reversed in place
-        flip = np.where(mirror >= 0, mirror, steps)  # padding stays at the end
+        flip = mirror(lengths, x.shape[1])  # (batch, seq): each sentence reversed in place
         rows = np.arange(len(x))[:, None]  # (batch, 1)
         for forward, backward in self.layers:
             ahead = forward.run(x, lengths)  # (batch, seq, hidden), zero past each end
@@ -213,34 +151,39 @@ class NumpyTagger(TaggerCore):
         states[order] = x  # (batch, seq, 2 * hidden), in input order
         return states
 
-    def _states(self, sentences: list[list[str]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        arrays = self.encoder.arrays(sentences)
-        return self._bilstm(arrays), arrays.lengths, arrays.words, arrays.casing
+    def emit(self, states: np.ndarray) -> np.ndarray:
+        dim = states.shape[2]
+        flat = states.reshape(-1, dim) @ self.proj_t[:dim] + self.proj_b  # one product for the batch
+        out: np.ndarray = flat.reshape(*states.shape[:2], -1).astype(np.float32, copy=False)
+        return out
 
-    def _projection(self) -> tuple[np.ndarray, np.ndarray]:
-        return self.proj_t, self.proj_b
+    def emit_recalled(self, recalled: np.ndarray) -> np.ndarray:
+        out: np.ndarray = (recalled @ self.proj_t[recalled.shape[1] :]).astype(np.float32, copy=False)
+        return out
+
+    def recall(self, states: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        return recall_flat(states, keys)
 
     def _spelled(self, chars: np.ndarray) -> np.ndarray:
         """(words, chars) 0-padded character indices -> (words, filters) character-CNN features, by
-        table lookups over the words' characters laid end to end (as ``CharCNN._by_lookup``)."""
+        table lookups over the words' characters laid end to end (:func:`ner.model.kernels.char_windows`)."""
         tables = self.char_tables
-        edge = self.window // 2
-        outside = tables.shape[1] - 1
-        real = chars != 0  # (words, chars)
-        gap = np.full((len(chars), edge), outside)  # (words, edge): no window reaches the next word
-        keep = np.concatenate([real, np.ones(gap.shape, dtype=bool)], axis=1)
-        flat = np.concatenate([np.full(edge, outside), np.concatenate([chars, gap], axis=1)[keep]])
-        letters = edge + np.flatnonzero(flat[edge:] != outside)  # (characters,)
-        h = tables[0][flat[letters - edge]]  # (characters, filters)
+        index, counts = char_windows(chars, self.window, tables.shape[1] - 1)  # (characters, window)
+        h = tables[0][index[:, 0]]  # (characters, filters)
         for k in range(1, self.window):
-            h += tables[k][flat[letters - edge + k]]
-        counts = real.sum(axis=1)  # (words,)
+            h += tables[k][index[:, k]]
         pooled = np.zeros((len(chars), tables.shape[2]), dtype=np.float32)  # (words, filters)
         spelled = counts > 0
         if spelled.any():
             starts = np.concatenate([[0], np.cumsum(counts)[:-1]])[spelled]
             pooled[spelled] = np.maximum.reduceat(h, starts, axis=0)
         return pooled
+
+
+def load_numpy_backend(obj: dict[str, Any]) -> NumpyBackend:
+    """From :func:`ner.model.checkpoint.load_arrays`' dictionary (numpy arrays for tensors)."""
+    config, _ = ModelConfig.of_checkpoint(obj["model_config"])
+    return NumpyBackend(config, obj["state_dict"])
 
 
 _RNN_PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
