@@ -8,13 +8,13 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ner.model.bundled import default_model_path
-from ner.runtime import InputError, WorkerDied, wants_gpu, worker_count
+from ner.runtime import InputError, WorkerDied
 from ner.text.tags import SCHEMES
 
 if TYPE_CHECKING:
@@ -257,6 +257,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ner.training.embeddings import GLOVE_PACKAGE, load_vectors
     from ner.training.train import EpochRecord, Interrupted, resume_path, train
 
+    if args.final and args.epochs is None:
+        raise InputError("--final needs --epochs: the best epoch of a run that --dev selected")
     overrides = {key: getattr(args, key) for key in TRAIN_FLAGS}
     recipe = load_recipe(args.config, {**overrides, "teachers": args.teachers, "final": args.final or None})
     model_cfg, cfg = recipe.model, recipe.train
@@ -332,234 +334,80 @@ def _load_tagger(path: Path | None, device: str, backend: BackendName = "torch")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ner.inference.evaluation import evaluate_tagger
     from ner.text.conll import read_conll
-    from ner.text.evaluate import evaluate
 
     tagger = _load_tagger(args.model, args.device)
-    data = read_conll(args.data, args.scheme)
-    model_types = set(tagger.labels)
-    data_types = {t[2:] for s in data.sentences for t in s.tags if t != "O"}
-    if model_types != data_types:
-        shared = model_types & data_types
-        what = "share no entity types" if not shared else "share only " + ", ".join(sorted(shared))
-        missing = [
-            f"{side} lacks {', '.join(sorted(types))}"
-            for side, types in (
-                ("the model", data_types - model_types),
-                ("the data", model_types - data_types),
-            )
-            if types
-        ]
-        message = f"the model and the data {what}: {'; '.join(missing)}"
-        if args.strict:
-            raise InputError(message, args.data)
-        log.warning("%s: %s (--strict makes this an error)", args.data, message)
-    documents = data.documents()
-    predicted = [t for d in tagger.tag_documents([[s.tokens for s in d] for d in documents]) for t in d]
-    report = evaluate([s.tags for s in data.sentences], predicted)
-    seen = _trained_on(tagger.metadata, data.sha256)
-    if seen:
-        log.warning("%s is %s: this score is on data the model saw in training", args.data, seen)
+    result = evaluate_tagger(tagger, read_conll(args.data, args.scheme), args.strict)
     if args.json:
-        print(json.dumps({**report.to_dict(), "seen_in_training": bool(seen)}, indent=2))
+        print(json.dumps({**result.report.to_dict(), "seen_in_training": bool(result.seen)}, indent=2))
     else:
-        print(report.table())
-        if seen:
-            print(f"(seen in training: {args.data} is {seen})")
+        print(result.report.table())
+        if result.seen:
+            print(f"(seen in training: {args.data} is {result.seen})")
     return 0
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from ner.inference.calibrate import fit_temperature
-    from ner.model.checkpoint import save_atomic
+    from ner.inference.calibrate import calibrate
+    from ner.model.checkpoint import load_checkpoint, save_atomic
     from ner.text.conll import read_conll
 
     path = args.model or default_model_path()
     tagger = _load_tagger(path, args.device)
-    if args.temperature_from is not None:
-        return _copy_temperature(tagger, path, args.temperature_from)
-    data = read_conll(args.data)
-    seen = _trained_on(tagger.metadata, data.sha256)
-    if seen:
-        raise InputError(
-            f"{path} trained on this file ({seen}), so a temperature fitted on it comes out too low: fit it "
-            "on held-out data, or for a --final model on a run of the same recipe that dev selected, and "
-            "copy that with --temperature-from",
-            args.data,
-        )
-    if tagger.context > 0 or tagger.memory > 0:  # the windows or blocks it reads (halves by document)
-        documents = data.documents()
-        chosen_docs = documents if args.half == "all" else documents[args.half == "odd" :: 2]
-        plan = tagger.reading_plan([[s.tokens for s in d] for d in chosen_docs])
-        tags = [[chosen_docs[d][i].tags for d, i, _, _ in place] for place in plan.places]
-        # a window's gold is its sentences' tags end to end; otherwise each sentence's own
-        gold = [[g for s in t for g in s] for t in tags] if plan.windows else [g for t in tags for g in t]
-        units, groups = plan.units, plan.groups
-    else:
-        chosen = data.sentences if args.half == "all" else data.sentences[args.half == "odd" :: 2]
-        units, gold, groups = [s.tokens for s in chosen], [s.tags for s in chosen], None
-    temperature, nll, nll_one = fit_temperature(tagger, units, gold, groups=groups)
-    obj = tagger.checkpoint()  # the loaded model as plain data: no second read of the file
-    obj["metadata"]["calibration"] = {
-        "temperature": temperature,
-        "data": {"path": str(args.data), "sha256": data.sha256, "sentences": args.half},
-        "nll_per_sentence": {"before": nll_one, "after": nll},
-    }
-    save_atomic(obj, path)
-    print(f"temperature {temperature:.2f}: gold NLL per sentence {nll_one:.4f} -> {nll:.4f}; updated {path}")
+    source = args.temperature_from
+    if source is not None:
+        calibration = load_checkpoint(source)["metadata"].get("calibration")
+        if not calibration:
+            raise InputError("has no temperature to copy (run ner calibrate --data on it first)", source)
+        tagger.metadata["calibration"] = {**calibration, "copied_from": str(source)}
+        save_atomic(tagger.checkpoint(), path)  # the loaded model as plain data: no second read
+        temperature = float(calibration["temperature"])
+        print(f"temperature {temperature:.2f} copied from {source}; updated {path}")
+        return 0
+    try:
+        calibration = calibrate(tagger, read_conll(args.data), args.half)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc.reason}", args.data) from None
+    save_atomic(tagger.checkpoint(), path)
+    nll = calibration["nll_per_sentence"]
+    temperature = calibration["temperature"]
+    print(
+        f"temperature {temperature:.2f}: gold NLL per sentence {nll['before']:.4f} -> {nll['after']:.4f}; "
+        f"updated {path}"
+    )
     return 0
-
-
-def _trained_on(metadata: dict[str, Any], sha256: str) -> str:
-    """How a model saw the data with digest ``sha256`` in training ('' if it did not). A ``--final``
-    model's training digest is that of train + dev joined (``ner.training.train.joined``)."""
-    from ner.training.train import joined_digest
-
-    trained, dev = metadata.get("train", {}).get("sha256"), metadata.get("dev", {}).get("sha256")
-    final = bool(metadata.get("train_config", {}).get("final")) and dev is not None
-    if trained == sha256 or (final and trained == joined_digest(sha256, dev)):
-        return "its training data"
-    if final and dev == sha256:
-        return "the dev file of a --final model"
-    return ""
-
-
-def _copy_temperature(tagger: Any, path: Path, source: Path) -> int:
-    from ner.model.checkpoint import load_checkpoint, save_atomic
-
-    calibration = load_checkpoint(source)["metadata"].get("calibration")
-    if not calibration:
-        raise InputError("has no temperature to copy (run ner calibrate --data on it first)", source)
-    obj = tagger.checkpoint()
-    obj["metadata"]["calibration"] = {**calibration, "copied_from": str(source)}
-    save_atomic(obj, path)
-    print(f"temperature {float(calibration['temperature']):.2f} copied from {source}; updated {path}")
-    return 0
-
-
-# Input bytes per worker below which the numpy backend finishes first: it starts 3 s sooner, PyTorch
-# then tags 1.5x faster; the two cross at about 1 MB a worker here (docs/corpus.md).
-NUMPY_BELOW_BYTES = 1_000_000
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
     if args.engine == "ray":
         return _tag_with_ray(args)
-    if args.workers is not None and args.workers < 1:
-        raise InputError(f"--workers must be at least 1, got {args.workers}")
-    if args.batch_size < 1:
-        raise InputError(f"--batch-size must be at least 1, got {args.batch_size}")
-    cuda = wants_gpu(args.device)
-    workers = args.workers or worker_count(args.device)
-    if workers > 1:  # the processes are the parallelism: one BLAS thread each (read as numpy loads)
-        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ.setdefault(name, "1")
     from tqdm import tqdm
 
-    from ner.corpus.engine import (
-        ChunkTagger,
-        Job,
-        detect_format,
-        read_chunks,
-        skip_done,
-        tag_chunks,
-        worker_pool,
-    )
-    from ner.corpus.files import Output, check_output, first_line, open_input, partial_path
-    from ner.runtime import stop_on_signals
+    from ner.corpus.engine import TagRun, tag_file
 
-    check_output(args.output, [args.input], args.force, args.resume)
-    stream = open_input(args.input)
-    fmt = args.format or ("text" if args.input == "-" else detect_format(args.input, first_line(stream)))
-    as_jsonl = args.output.removesuffix(".gz").endswith(".jsonl")
-    out_format: Literal["jsonl", "conll"] = args.output_format or (
-        "conll" if fmt == "conll" and not as_jsonl else "jsonl"
-    )
-    job = Job(fmt, out_format, args.text_field, args.skip_bad, batch_size=args.batch_size)
-    file_bytes = None if args.input == "-" else os.path.getsize(args.input)
-    backend = args.backend
-    if backend == "auto":
-        small = file_bytes is None or file_bytes < NUMPY_BELOW_BYTES * workers
-        backend = "numpy" if small and not cuda else "torch"
-    if backend == "numpy" and cuda:
-        raise InputError("--backend numpy runs on the CPU only; use --backend torch for a GPU")
-    log.info(
-        "reading %s as %s, writing %s; %d workers, %s backend", args.input, fmt, out_format, workers, backend
-    )
-    work = ChunkTagger(_load_tagger(args.model, args.device, backend), job)
-    output = Output(args.output, resume=args.resume, force=args.force, inputs=(args.input,))
-    chunks = _located(read_chunks(stream, fmt), args.input)
-    if args.resume:
-        try:
-            kept, chunks = skip_done(chunks, job, output.kept_lines)
-        except InputError as exc:
-            raise exc.at(args.input) from None
-        output.keep_lines(kept)
-        log.info("resuming after %d lines of %s", kept, partial_path(Path(args.output)))
-    pool = (
-        worker_pool(work, workers, str(args.model or default_model_path()), args.device)
-        if workers > 1
-        else None
-    )
-    size = None if args.input.endswith(".gz") else file_bytes  # the bar counts uncompressed bytes
-    bar = tqdm(total=size, unit="B", unit_scale=True, desc="tagging", disable=None, dynamic_ncols=True)
-    records = tokens = bad = 0
-    started = time.monotonic()
-    stopped: InputError | None = None
-    finished = False
-    with stop_on_signals() as caught:
-        try:
-            for result in tag_chunks(chunks, work, pool):
-                output.write(result.text)
-                records += result.records
-                tokens += result.tokens
-                for line, reason in result.bad:
-                    bad += 1
-                    if bad <= 10:
-                        log.warning("%s:%d: skipped: %s", args.input, line, reason)
-                if result.error is not None:
-                    stopped = InputError(result.error[1], args.input, result.error[0])
-                    break
-                bar.update(result.input_bytes)
-                rate = max(time.monotonic() - started, 1e-9)
-                bar.set_postfix_str(f"{records / rate:,.0f} texts/s, {tokens / rate:,.0f} tokens/s")
-                if caught:
-                    break
-            else:
-                finished = True
-        finally:
-            bar.close()
-            if pool is not None:
-                pool.shutdown(wait=finished, cancel_futures=True)
-            if finished and not caught:
-                output.finish()  # the output gets its name only here, after a complete write
-            else:
-                output.close()  # stopped, or failed (a full disk, a dead worker): the partial file stays
-    if stopped is not None:
-        where = "" if output.partial is None else f"; the output up to it is in {output.partial}"
-        raise InputError(f"{stopped.reason}{where} (fix the input, then --resume)", args.input, stopped.line)
-    if caught:
-        where = "" if output.partial is None else f"; {records} records so far are in {output.partial}"
-        print(f"ner: stopped by signal {caught[0]}{where}: carry on with --resume", file=sys.stderr)
-        return 130
-    seconds = time.monotonic() - started
-    log.info(
-        "tagged %d records, %d tokens in %.1f s (%.0f tokens/s); wrote %s",
-        records, tokens, seconds, tokens / max(seconds, 1e-9), args.output,
+    run = TagRun(
+        args.input, args.output, args.model, args.format, args.output_format, args.text_field,
+        args.skip_bad, args.batch_size, args.workers, args.backend, args.device, args.resume, args.force,
     )  # fmt: skip
-    if bad:
-        log.warning("skipped %d bad records (the first %d are named above)", bad, min(bad, 10))
-    if records == 0 and not bad:
-        log.warning("%s holds no records: the output is empty", args.input)
-    return 0
+    size = None if args.input == "-" or args.input.endswith(".gz") else os.path.getsize(args.input)
+    bar = tqdm(total=size, unit="B", unit_scale=True, desc="tagging", disable=None, dynamic_ncols=True)
+    started = time.monotonic()
 
+    def progress(done: int, records: int, tokens: int) -> None:
+        bar.update(done - bar.n)
+        rate = max(time.monotonic() - started, 1e-9)
+        bar.set_postfix_str(f"{records / rate:,.0f} texts/s, {tokens / rate:,.0f} tokens/s")
 
-def _located(chunks: Iterator[T], name: str) -> Iterator[T]:
-    """``chunks``, with the errors of reading them located in the file ``name``."""
     try:
-        yield from chunks
-    except InputError as exc:
-        raise exc.at(name) from None
+        report = tag_file(run, progress)
+    finally:
+        bar.close()
+    if report.signal is not None:
+        where = "" if report.partial is None else f"; {report.records} records so far are in {report.partial}"
+        print(f"ner: stopped by signal {report.signal}{where}: carry on with --resume", file=sys.stderr)
+        return 130
+    return 0
 
 
 def _tag_with_ray(args: argparse.Namespace) -> int:

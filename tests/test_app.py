@@ -187,7 +187,7 @@ def test_process_worker_gives_the_same_answers(client: TestClient, tagger: Tagge
 
 def test_workers_and_threads_from_the_cores(monkeypatch) -> None:
     monkeypatch.delenv("NER_WORKERS", raising=False)
-    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.setattr("ner.runtime.gpu_present", lambda: False)
     assert Settings(threads=3).model_threads() == 3
     monkeypatch.setattr("ner.runtime.cpu_count", lambda: 8)
     eight = Settings()  # seven processes of one thread each; the event loop keeps a core
@@ -197,7 +197,7 @@ def test_workers_and_threads_from_the_cores(monkeypatch) -> None:
     monkeypatch.setattr("ner.runtime.cpu_count", lambda: 2)
     two = Settings()
     assert (two.model_workers(), two.model_threads(), two.uses_processes()) == (1, 1, False)
-    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    monkeypatch.setattr("ner.runtime.gpu_present", lambda: True)
     monkeypatch.setattr("ner.runtime.cpu_count", lambda: 16)
     assert Settings().model_workers() == 1  # one GPU, one worker
     with pytest.raises(ValueError, match="worker=thread runs one model worker"):

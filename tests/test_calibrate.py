@@ -44,7 +44,7 @@ def test_cli_calibrate_refuses_the_data_the_model_trained_on(
     model_path: Path, data_dir: Path, tmp_path: Path, capsys
 ) -> None:
     from ner.model.checkpoint import load_checkpoint, save_atomic
-    from ner.training.train import joined_digest
+    from ner.text.conll import joined_digest
 
     path = tmp_path / "m.pt"
     path.write_bytes(model_path.read_bytes())

@@ -493,12 +493,11 @@ def test_train_records_the_tokenizer_and_ner_tag_uses_it(data_dir: Path, tmp_pat
     from ner.corpus.engine import ChunkTagger, Job
     from ner.inference.tagger import Tagger
     from ner.model.checkpoint import load_checkpoint
-    from ner.model.numpy_network import NumpyTagger
 
     out = tmp_path / "social.pt"
     assert main([*_train_args(data_dir, tmp_path, out), "--tokenizer", "social"]) == 0
     assert load_checkpoint(out)["metadata"]["tokenizer"] == "social"
-    for tagger in (Tagger.load(out, "cpu"), NumpyTagger.load(out)):
+    for tagger in (Tagger.load(out, "cpu"), Tagger.load(out, backend="numpy")):
         work = ChunkTagger(tagger, Job("text", "jsonl"))
         assert [t.text for t in work.tokenizer.tokenize("@alice flew #Paris")] == ["@alice", "flew", "#Paris"]
 

@@ -18,7 +18,7 @@ CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.to
 def test_a_shipped_config_builds_its_model_and_training(path: Path) -> None:
     config = tomllib.loads(path.read_text())
     assert set(config) <= {"embeddings", "model", "train"}
-    ModelConfig(num_words=2, num_chars=2, num_tags=1, **config["model"])  # raises on a bad table
+    ModelConfig(**config["model"])  # raises on a bad table
     train = TrainConfig(**config["train"])
     assert train.tokenizer in ("conll", "social", "whitespace")
 
@@ -27,7 +27,7 @@ def test_the_default_recipe_is_the_bundled_one_and_wnut_reads_sentences_alone() 
     """``ner train`` without --config trains configs/conll03.toml; the WNUT config has no memory."""
     by_name = {p.name: tomllib.loads(p.read_text()) for p in CONFIGS}
     bundled = by_name["conll03.toml"]
-    defaults = ModelConfig(num_words=2, num_chars=2, num_tags=1)
+    defaults = ModelConfig()
     for f in fields(ModelConfig):
         if f.name in bundled["model"]:
             assert bundled["model"][f.name] == getattr(defaults, f.name), f.name

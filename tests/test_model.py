@@ -4,7 +4,7 @@ import torch
 from ner.encoding.batch import collate
 from ner.encoding.encode import Encoder
 from ner.encoding.vocab import Vocab, WordVocab
-from ner.model.config import ModelConfig
+from ner.model.config import ModelConfig, Sizes
 from ner.model.network import BiLstmCrf, recall
 
 
@@ -16,12 +16,12 @@ def _encoder() -> Encoder:
     )
 
 
+SIZES = Sizes(words=6, chars=14, tags=5)
+
+
 def _model(cell: str = "lstm", layers: int = 1) -> BiLstmCrf:
     torch.manual_seed(0)
     config = ModelConfig(
-        num_words=6,
-        num_chars=14,
-        num_tags=5,
         word_dim=6,
         char_dim=4,
         char_filters=5,
@@ -30,7 +30,7 @@ def _model(cell: str = "lstm", layers: int = 1) -> BiLstmCrf:
         layers=layers,
         cell=cell,  # type: ignore[arg-type]
     )
-    return BiLstmCrf(config)
+    return BiLstmCrf(config, SIZES)
 
 
 def test_every_parameter_gets_a_gradient() -> None:
@@ -60,7 +60,7 @@ def test_sentence_alone_and_in_a_padded_batch_score_the_same() -> None:
 @pytest.mark.parametrize("window", [1, 3, 5])
 def test_char_cnn_lookups_in_eval_equal_the_convolution(window: int) -> None:
     torch.manual_seed(window)
-    model = BiLstmCrf(ModelConfig(num_words=6, num_chars=14, num_tags=5, char_dim=4, char_window=window))
+    model = BiLstmCrf(ModelConfig(char_dim=4, char_window=window), SIZES)
     cnn = model.char_cnn
     # words of 1 to 7 characters, an all-padding row, and a word padded to the batch's longest
     chars = torch.tensor([[0] * 7, [3, 0, 0, 0, 0, 0, 0], [2, 5, 0, 0, 0, 0, 0], list(range(1, 8)), [4] * 7])
@@ -97,7 +97,7 @@ def test_char_cnn_lookups_keep_gradients_flowing() -> None:
 )
 def test_model_config_rejects_bad_shapes(change: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        ModelConfig(num_words=6, num_chars=14, num_tags=5, **change)  # type: ignore[arg-type]
+        ModelConfig(**change)  # type: ignore[arg-type]
 
 
 def test_unpacked_lstm_for_tagging_equals_packed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,19 +121,19 @@ def test_unpacked_lstm_for_tagging_equals_packed(monkeypatch: pytest.MonkeyPatch
     assert not model._unpacked_is_faster(torch.zeros(4, 4, 1), batch.lengths)
 
 
-def test_remembered_tables_and_crf_scores_follow_weight_changes() -> None:
+def test_remembered_tables_and_transitions_follow_weight_changes() -> None:
     model = _model().eval()
     chars = torch.tensor([[3, 4, 5], [6, 2, 0]])
     with torch.no_grad():
         before = model.char_cnn(chars)
-        scores = model.crf_scores()
-        assert model.crf_scores() is scores  # remembered
+        scores = model.transitions()
+        assert model.transitions() is scores  # remembered
         model.char_cnn.conv.weight.mul_(2.0)  # in place, as an optimizer step writes
         model.crf.transitions.add_(1.0)
         after = model.char_cnn(chars)
     assert not torch.allclose(after, before)
     assert torch.allclose(after, model.char_cnn.train()(chars), atol=1e-5)  # the convolution agrees
-    again = model.crf_scores()
+    again = model.transitions()
     assert again is not scores and not (again.transitions == scores.transitions).all()
     assert not again.transitions.flags.writeable  # shared between calls, so read-only
     # a step of an optimizer counts too
@@ -143,7 +143,7 @@ def test_remembered_tables_and_crf_scores_follow_weight_changes() -> None:
     assert batch.tags is not None
     model.loss(batch, batch.tags).backward()
     optimizer.step()
-    assert not (model.crf_scores().start == again.start).all()
+    assert not (model.transitions().start == again.start).all()
 
 
 def test_training_only_the_seen_word_rows_changes_nothing_but_the_cost() -> None:
@@ -201,10 +201,8 @@ def test_recall_averages_the_other_capitalised_occurrences_in_the_same_block() -
 
 def test_a_memory_model_reads_its_block_and_trains_every_parameter() -> None:
     torch.manual_seed(0)
-    config = ModelConfig(
-        num_words=6, num_chars=14, num_tags=5, word_dim=6, char_dim=4, char_filters=5, hidden=7, memory=32
-    )
-    model = BiLstmCrf(config)
+    config = ModelConfig(word_dim=6, char_dim=4, char_filters=5, hidden=7, memory=32)
+    model = BiLstmCrf(config, SIZES)
     enc = _encoder()
     encoded = [enc.encode(["Paris", "is", "nice"], ["S-LOC", "O", "O"]), enc.encode(["Paris"], ["S-LOC"])]
     batch = collate(encoded, groups=[0, 0])

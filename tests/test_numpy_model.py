@@ -12,9 +12,9 @@ from ner.encoding.encode import Encoder
 from ner.encoding.vocab import Vocab, WordVocab
 from ner.inference.tagger import Tagger
 from ner.model.checkpoint import load_arrays, load_checkpoint
-from ner.model.config import ModelConfig
+from ner.model.config import ModelConfig, Sizes
 from ner.model.network import BiLstmCrf
-from ner.model.numpy_network import NumpyTagger
+from ner.model.torch_backend import TorchBackend
 from ner.runtime import InputError
 from tests.conftest import SENTENCES
 
@@ -27,14 +27,15 @@ def _random_tagger(cell: str, layers: int, casing_dim: int) -> Tagger:
     torch.manual_seed(len(cell) + layers + casing_dim)
     encoder = Encoder(WordVocab(w.lower() for w in WORDS), Vocab("".join(WORDS)), Vocab(TAGS, specials=False))
     config = ModelConfig(
-        len(encoder.words), len(encoder.chars), len(TAGS), word_dim=6, char_dim=5, char_filters=7,
-        casing_dim=casing_dim, hidden=9, layers=layers, cell=cell,  # type: ignore[arg-type]
+        word_dim=6, char_dim=5, char_filters=7, casing_dim=casing_dim, hidden=9, layers=layers,
+        cell=cell,  # type: ignore[arg-type]
     )  # fmt: skip
-    model = BiLstmCrf(config)
+    model = BiLstmCrf(config, Sizes(len(encoder.words), len(encoder.chars), len(TAGS)))
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0, 0.5)
-    return Tagger(model, encoder, "iobes", "iob2", {"name": "random"}, torch.device("cpu"))
+    backend = TorchBackend(model, torch.device("cpu"))
+    return Tagger(backend, encoder, config, "iobes", "iob2", {"name": "random"})
 
 
 def _sentences() -> list[list[str]]:
@@ -53,11 +54,11 @@ def test_same_emissions_tags_and_scores_as_pytorch(
     path = tmp_path / "m.pt"
     torch.save(reference.checkpoint(), path)
     reference = Tagger.load(path, "cpu")  # the stored (half-precision) embeddings on both sides
-    fast = NumpyTagger.load(path)
+    fast = Tagger.load(path, backend="numpy")
     sentences = _sentences()
     with torch.inference_mode():
-        expected, lengths = reference._emissions(sentences)
-    got, got_lengths = fast._emissions(sentences)
+        expected, lengths = reference.emissions(sentences)
+    got, got_lengths = fast.emissions(sentences)
     assert np.array_equal(lengths, got_lengths)
     live = np.arange(expected.shape[1])[None, :] < lengths[:, None]
     np.testing.assert_allclose(got[live], expected[live], atol=2e-5)
@@ -72,7 +73,7 @@ def test_same_emissions_tags_and_scores_as_pytorch(
 
 
 def test_trained_model_agrees_and_keeps_labels(model_path: Path, tagger: Tagger) -> None:
-    fast = NumpyTagger.load(model_path)
+    fast = Tagger.load(model_path, backend="numpy")
     sentences = [[w for w, _ in s] for s in SENTENCES]
     assert fast.tag(sentences) == tagger.tag(sentences)
     assert fast.labels == tagger.labels and fast.temperature == tagger.temperature
@@ -88,8 +89,8 @@ def test_checkpoint_reads_the_same_without_torch(model_path: Path) -> None:
 
 def test_tagging_with_numpy_never_imports_torch(model_path: Path) -> None:
     code = (
-        "import sys; from ner.model.numpy_network import NumpyTagger; "
-        f"t = NumpyTagger.load({str(model_path)!r}); t.predict([['Alice', 'visited', 'Paris']]); "
+        "import sys; from ner.inference.tagger import Tagger; "
+        f"t = Tagger.load({str(model_path)!r}, backend='numpy'); t.predict([['Alice', 'visited', 'Paris']]); "
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -97,11 +98,11 @@ def test_tagging_with_numpy_never_imports_torch(model_path: Path) -> None:
 
 def test_bad_files_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="checkpoint not found"):
-        NumpyTagger.load(tmp_path / "missing.pt")
+        Tagger.load(tmp_path / "missing.pt", backend="numpy")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a zip at all")
     with pytest.raises(InputError, match="not a readable checkpoint"):
-        NumpyTagger.load(junk)
+        Tagger.load(junk, backend="numpy")
     code = tmp_path / "code.pt"
     torch.save({"format_version": 1, "payload": Path("x")}, code)  # a class that is not plain data
     with pytest.raises(InputError, match="not a readable checkpoint"):
@@ -112,12 +113,12 @@ def test_a_memory_model_gives_the_same_in_numpy(memory_model_path: Path, memory_
     from tests.conftest import DOCUMENTS
 
     documents = [[[w for w, _ in s] for s in d] for d in DOCUMENTS]
-    numpy_tagger = NumpyTagger.load(memory_model_path)
+    numpy_tagger = Tagger.load(memory_model_path, backend="numpy")
     flat = [s for d in documents for s in d]
     groups = [0] * len(documents[0]) + [1] * len(documents[1])
     with torch.inference_mode():
-        expected, _ = memory_tagger._emissions(flat, groups)
-    got, _ = numpy_tagger._emissions(flat, groups)
+        expected, _ = memory_tagger.emissions(flat, groups)
+    got, _ = numpy_tagger.emissions(flat, groups)
     np.testing.assert_allclose(got, expected, atol=1e-4)
     ours, theirs = numpy_tagger.predict_documents(documents), memory_tagger.predict_documents(documents)
     assert [[p.tags for p in d] for d in ours] == [[p.tags for p in d] for d in theirs]

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from ner.encoding.batch import Batch
 from ner.inference.tagger import Tagger
 from ner.model.checkpoint import load_checkpoint
 from ner.runtime import InputError, resolve_device
@@ -34,7 +35,7 @@ def test_alone_equals_inside_a_batch(tagger: Tagger) -> None:
 
 def _paths(tagger: Tagger, rng: np.random.Generator, well_formed: bool) -> tuple[np.ndarray, np.ndarray]:
     """A batch of random tag paths, -1 past each end: walks along allowed moves, or any tags."""
-    allowed = tagger.model.allowed.numpy()
+    allowed = tagger.allowed
     n = len(tagger.encoder.tags)
     lengths = rng.integers(1, 9, size=12)
     paths = np.full((12, 8), -1)
@@ -129,7 +130,7 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 @needs_cuda
 def test_gpu_gives_the_cpu_predictions(model_path: Path) -> None:
     cpu, gpu = Tagger.load(model_path, "cpu"), Tagger.load(model_path, "cuda")
-    assert gpu.device.type == "cuda" and next(gpu.model.parameters()).is_cuda
+    assert gpu.device.startswith("cuda") and next(gpu.backend.model.parameters()).is_cuda
     words = [[w for w, _ in s] for s in SENTENCES] + [["Paris", "and", "Berlin", "."] * 90]
     for on_cpu, on_gpu in zip(cpu.predict(words), gpu.predict(words)):
         assert on_gpu.tags == on_cpu.tags
@@ -205,7 +206,7 @@ def test_a_format_2_checkpoint_loads_without_memory(model_path: Path, tmp_path: 
     old = tmp_path / "format2.pt"
     save_atomic(obj, old)
     tagger = Tagger.load(old, "cpu")
-    assert tagger.memory == 0 and tagger.model.config.memory == 0
+    assert tagger.memory == 0 and tagger.config.memory == 0
     _same_predictions(tagger, Tagger.load(model_path, "cpu"))
 
 
@@ -290,7 +291,7 @@ def test_with_memory_each_document_alone_or_batched_gives_the_same(memory_tagger
 def test_with_memory_a_long_document_is_read_in_bounded_blocks(memory_tagger: Tagger, monkeypatch) -> None:
     """100,000 tokens in one document: blocks of at most MEMORY tokens, read whole, a bounded span of
     them at a time (30,000 tokens here)."""
-    from ner.inference import core
+    from ner.inference import tagger as core
     from tests.conftest import MEMORY
 
     sentence = [w for w, _ in SENTENCES[0]]
@@ -318,7 +319,7 @@ def test_with_memory_a_long_document_is_read_in_bounded_blocks(memory_tagger: Ta
 def test_with_memory_spans_and_batches_change_nothing(memory_tagger: Tagger, monkeypatch) -> None:
     """Blocks read a few at a time, or in batches of 2, or as one batch of whole blocks through the
     model's own memory (``ner.model.network.recall``, as in training): the same entities and scores."""
-    from ner.inference import core
+    from ner.inference import tagger as core
 
     documents = _memory_documents()
     default = memory_tagger.predict_documents(documents)
@@ -329,9 +330,11 @@ def test_with_memory_spans_and_batches_change_nothing(memory_tagger: Tagger, mon
         [e.score for d in default for p in d for e in p.entities], abs=1e-5
     )
     plan = memory_tagger.reading_plan(documents)
-    with torch.inference_mode():
-        emissions, lengths = memory_tagger._emissions(plan.units, plan.groups)
-    found = memory_tagger._decode(emissions, lengths, memory_tagger._crf_scores(), True)
+    batch = Batch.of(memory_tagger.encoder.arrays(plan.units))
+    batch.groups = torch.tensor(plan.groups)
+    with torch.inference_mode():  # the reference network's own memory, as training computes it
+        emissions = memory_tagger.backend.model.emissions(batch).numpy()
+    found = memory_tagger.decode(emissions, batch.lengths.numpy())
     flat = [p for d in default for p in d]
     assert [[(e.start, e.end, e.label) for e in f] for f in found] == [
         [(e.start, e.end, e.label) for e in p.entities] for p in flat

@@ -146,7 +146,7 @@ def test_the_defaults_are_the_bundled_recipe() -> None:
     from ner.training.config import TrainConfig
 
     recipe = tomllib.loads((Path(__file__).resolve().parent.parent / "configs" / "conll03.toml").read_text())
-    model = asdict(ModelConfig(num_words=2, num_chars=2, num_tags=1))
+    model = asdict(ModelConfig())
     assert {k: model[k] for k in recipe["model"]} == recipe["model"]
     assert {k: asdict(TrainConfig())[k] for k in recipe["train"]} == recipe["train"]
 
@@ -164,7 +164,7 @@ def test_a_context_model_trains_on_document_windows(data_dir: Path, tmp_path: Pa
     vectors = load_vectors(str(data_dir / "glove.txt"))
     train({**TINY_MODEL, "context": 12}, SHORT, corpus, corpus, vectors, out, torch.device("cpu"))
     tagger = Tagger.load(out, "cpu")
-    assert tagger.context == 12 and tagger.model.config.context == 12
+    assert tagger.context == 12 and tagger.config.context == 12
 
 
 def test_memory_blocks_partition_the_documents_in_order(tmp_path: Path) -> None:
@@ -302,7 +302,7 @@ def test_train_config_refuses_a_probability_outside_zero_to_one() -> None:
 def test_a_memory_model_trains_and_keeps_its_setting(memory_tagger: Tagger) -> None:
     from tests.conftest import MEMORY
 
-    assert memory_tagger.memory == MEMORY and memory_tagger.model.config.memory == MEMORY
+    assert memory_tagger.memory == MEMORY and memory_tagger.config.memory == MEMORY
     assert memory_tagger.metadata["dev_scores"]["overall"]["f1"] > 50  # it learnt the two documents
 
 
@@ -401,11 +401,11 @@ def test_a_tagger_reads_the_averaged_weights_not_what_it_remembered(tagger: Tagg
     from ner.training.train import WeightAverage
 
     sentences = [["Alice", "visited", "Paris", "."], ["Bob", "works", "for", "Acme", "Corp", "."]]
-    model = tagger.model.eval()
+    model = tagger.backend.model.eval()
 
     def emissions(of: Tagger) -> torch.Tensor:
         with torch.inference_mode():
-            return torch.from_numpy(of._emissions(sentences)[0])
+            return torch.from_numpy(of.emissions(sentences)[0])
 
     average = WeightAverage(model.parameters(), decay=0.5)
     with torch.no_grad():
@@ -415,9 +415,9 @@ def test_a_tagger_reads_the_averaged_weights_not_what_it_remembered(tagger: Tagg
     with average.applied():
         averaged = emissions(tagger)
         twin = copy.deepcopy(tagger)
-    twin.model.char_cnn._remembered = None  # a copy that remembers nothing
-    twin.model._crf_scores = None
-    twin._proj = None
+    twin.backend.model.char_cnn._remembered = None  # a copy that remembers nothing
+    twin.backend.model._transitions = None
+    twin.backend._proj = None
     expected = emissions(twin)
     assert not torch.allclose(live, averaged)
     assert torch.allclose(averaged, expected, atol=1e-5)
@@ -449,7 +449,7 @@ def test_variational_training_differs_from_per_token_dropout_and_tags_as_usual(
         losses.append([r.loss for r in history.epochs])
     assert losses[0] != losses[1]  # the same seed, other masks
     tagger = Tagger.load(out, "cpu")
-    assert isinstance(tagger.model.dropout, torch.nn.Dropout)  # a plain model once loaded
+    assert isinstance(tagger.backend.model.dropout, torch.nn.Dropout)  # a plain model once loaded
     assert tagger.metadata["train_config"]["variational"] is True
 
 
@@ -466,7 +466,7 @@ def test_embed_lr_scale_gives_the_word_embedding_a_learning_rate_of_its_own(
         history = train(TINY_MODEL, config, corpus, corpus, vectors, out, torch.device("cpu"))
         losses[scale] = [r.loss for r in history.epochs]
         tagger = Tagger.load(out, "cpu")
-        row = tagger.model.word_embed.weight.detach()[tagger.encoder.words.index["paris"]]
+        row = tagger.backend.model.word_embed.weight.detach()[tagger.encoder.words.index["paris"]]
         step = float(row.abs().max()) / 127  # int8 rounding in the checkpoint
         moved[scale] = float((row - glove[vectors.index["paris"]]).abs().max()) > step
     assert moved == {1.0: True, 0.0: False}

@@ -6,16 +6,8 @@ the sentences of all its records together, writing); :func:`tag_chunks` runs chu
 in worker processes, a bounded number in flight, and yields the results in input order. Memory is
 bounded by the chunks in flight, never by the input.
 
-Formats:
-
-- ``jsonl``: one JSON object per line; ``text_field`` names the text, every other field passes through,
-  and the output record is the input's fields plus ``entities``, each in the shape of a ``POST /tag``
-  entity (character offsets into the text). Blank lines hold no record.
-- ``text``: one text per line; the output record is ``{"text": ..., "entities": [...]}``.
-- ``conll``: token lines (token first, any columns after), blank lines between sentences, ``-DOCSTART-``
-  lines; the output is the same lines, each token line with its predicted tag appended with the line's
-  own separator (a tab if the line has one, else a space). As JSON Lines instead, one record per sentence:
-  ``{"line": N, "tokens": [...], "entities": [...]}``, offsets into the tokens joined by single spaces.
+The formats and the reading of records: :mod:`ner.corpus.formats`. :func:`tag_file` is the local
+engine (``ner tag``): a file in, a file out, safely, on every core.
 """
 
 from __future__ import annotations
@@ -24,214 +16,33 @@ import itertools
 import json
 import logging
 import os
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import BrokenExecutor, Executor, Future
-from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Literal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
 
+from ner.corpus.formats import (
+    Chunk,
+    ChunkResult,
+    Format,
+    Job,
+    detect_format,
+    parse_record,
+    read_chunks,
+    skip_done,
+)
 from ner.inference.annotate import entities
 from ner.inference.pipeline import prepare_split
 from ner.inference.tagger import Tagger
-from ner.runtime import InputError, WorkerDied, kill_pool
+from ner.runtime import InputError, WorkerDied, kill_pool, wants_gpu, worker_count
 from ner.text.conll import DOCSTART
 from ner.text.results import Prediction
 from ner.text.tokenize import Token, Tokenizer, join_tokens
 
 log = logging.getLogger(__name__)
-
-Format = Literal["jsonl", "text", "conll"]
-FORMATS: tuple[Format, ...] = ("jsonl", "text", "conll")
-_SUFFIXES: dict[str, Format] = {
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-    ".txt": "text",
-    ".text": "text",
-    ".conll": "conll",
-    ".iob": "conll",
-    ".bio": "conll",
-    ".iobes": "conll",
-    ".tsv": "conll",
-}
-CHUNK_BYTES = 32_768  # input bytes per chunk: ~5,000 tokens of news, enough sentences to batch well
-MAX_LINE_BYTES = 8 << 20  # one record (a line) at most: 8 MiB, about 1.5 million tokens of text
-DOCUMENT_CHUNKS = 8  # a CoNLL chunk waits this many times as long for a -DOCSTART- line to end at
-
-
-def detect_format(name: str, first_line: bytes = b"") -> Format:
-    """The format of a file by its name (``.gz`` aside): ``.jsonl``/``.ndjson``/``.json`` JSON Lines,
-    ``.txt``/``.text`` plain text, ``.conll``/``.iob``/``.bio``/``.iobes``/``.tsv`` CoNLL. A ``.txt``
-    file whose first line is ``-DOCSTART-`` is CoNLL (CoNLL-2003's own files are named so).
-
-    Raises:
-        InputError: for a name that says nothing (pass the format explicitly).
-    """
-    base = name[:-3] if name.endswith(".gz") else name
-    suffix = os.path.splitext(base)[1].lower()
-    found = _SUFFIXES.get(suffix)
-    if found == "text" and first_line.startswith(DOCSTART.encode()):
-        return "conll"
-    if found is None:
-        raise InputError(
-            f"cannot tell the format from the name (suffix {suffix or 'none'!r}); "
-            f"pass --format {'|'.join(FORMATS)}",
-            name,
-        )
-    return found
-
-
-@dataclass(frozen=True)
-class Job:
-    """How each record is read and written.
-
-    Attributes:
-        input_format: ``jsonl``, ``text`` or ``conll``.
-        output_format: ``jsonl`` or ``conll`` (``conll`` only from ``conll`` input).
-        text_field: the JSON field that holds the text.
-        skip_bad: skip (and count) a bad record instead of stopping at it.
-        sentence_tokens: raw-text sentences longer than this are cut, as the service cuts them.
-        batch_size: sentences per model call.
-    """
-
-    input_format: Format
-    output_format: Literal["jsonl", "conll"]
-    text_field: str = "text"
-    skip_bad: bool = False
-    sentence_tokens: int = 128
-    batch_size: int = 256
-
-    def __post_init__(self) -> None:
-        if self.output_format == "conll" and self.input_format != "conll":
-            raise InputError(f"CoNLL output needs CoNLL input, not {self.input_format}")
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """Whole records of the input: raw lines without their line ends, and the first one's number."""
-
-    first_line: int
-    lines: list[bytes]
-
-
-@dataclass
-class ChunkResult:
-    """A chunk's output (whole lines, each ending in a newline) and what went into it.
-
-    Bad records are data here, not exceptions, so that they cross process boundaries with their line
-    numbers: ``bad`` lists the skipped ones; ``error`` is the one that stopped the chunk (its output
-    holds the records before it)."""
-
-    text: str
-    records: int = 0
-    tokens: int = 0
-    input_bytes: int = 0
-    bad: list[tuple[int, str]] = field(default_factory=list)  # (line, what was wrong)
-    error: tuple[int, str] | None = None
-
-
-def read_chunks(
-    stream: BinaryIO, fmt: Format, chunk_bytes: int = CHUNK_BYTES, max_line_bytes: int = MAX_LINE_BYTES
-) -> Iterator[Chunk]:
-    """Cut a binary stream into chunks of about ``chunk_bytes``, never inside a record. CoNLL chunks
-    end at a ``-DOCSTART-`` line, so that a document is read whole (with its context); past
-    ``DOCUMENT_CHUNKS`` times the size without one, at a blank line.
-
-    Raises:
-        InputError: naming the line, for a line longer than ``max_line_bytes`` (read no further
-            than that, so that memory stays bounded whatever the input).
-    """
-    lines: list[bytes] = []
-    first, size = 1, 0
-    number = 0
-    while raw := stream.readline(max_line_bytes + 1):
-        number += 1
-        if len(raw) > max_line_bytes:
-            raise InputError(
-                f"the line is longer than {max_line_bytes:,} bytes, the most one record may hold", line=number
-            )
-        line = raw.rstrip(b"\n").rstrip(b"\r")
-        lines.append(line)
-        size += len(raw)
-        if size >= chunk_bytes and (
-            fmt != "conll"
-            or line.strip().startswith(DOCSTART.encode())
-            or (size >= DOCUMENT_CHUNKS * chunk_bytes and _ends_sentence(line))
-        ):
-            yield Chunk(first, lines)
-            lines, first, size = [], number + 1, 0
-    if lines:
-        yield Chunk(first, lines)
-
-
-def _ends_sentence(line: bytes) -> bool:
-    stripped = line.strip()
-    return not stripped or stripped.startswith(DOCSTART.encode())
-
-
-def parse_record(raw: bytes, number: int, job: Job) -> dict[str, Any] | None:
-    """One JSON Lines or text record as a dictionary (``None`` for a blank JSON Lines line).
-
-    Raises:
-        InputError: naming the line, for bytes that are not UTF-8, a line that is not a JSON object,
-            or a missing or non-string text field.
-    """
-    try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not UTF-8 (byte {exc.start + 1} of the line)", line=number) from None
-    if job.input_format == "text":
-        return {"text": line}
-    if not line.strip():
-        return None
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not JSON ({exc.msg} at character {exc.pos + 1})", line=number) from None
-    if not isinstance(record, dict):
-        raise InputError(f"expected a JSON object, got {type(record).__name__}", line=number)
-    text = record.get(job.text_field)
-    if not isinstance(text, str):
-        what = "missing" if text is None else f"{type(text).__name__}, not a string"
-        raise InputError(f"field {job.text_field!r} is {what}", line=number)
-    return record
-
-
-def skip_done(chunks: Iterable[Chunk], job: Job, done: int) -> tuple[int, Iterator[Chunk]]:
-    """Where a partial output of ``done`` lines resumes, found without tagging (``--resume``): the
-    lines to keep, and the chunks left to tag.
-
-    JSON Lines and text records give one line each, unless blank or skipped as bad (decided again
-    here as the first run decided it). CoNLL lines give one line each, and the kept lines end at a
-    sentence boundary (a line cut mid-sentence is tagged again), so they can be fewer than ``done``.
-
-    Raises:
-        InputError: the input gives fewer lines than the output holds (it is not this input's output),
-            or a bad record is met before ``done`` lines and the job does not skip bad records.
-    """
-    seen = 0
-    it = iter(chunks)
-    for chunk in it:
-        if job.input_format == "conll":
-            if seen + len(chunk.lines) <= done:
-                seen += len(chunk.lines)
-                continue
-            written = done - seen  # this chunk's lines already in the output
-            boundary = max((i + 1 for i in range(written) if _ends_sentence(chunk.lines[i])), default=0)
-            rest = Chunk(chunk.first_line + boundary, chunk.lines[boundary:])
-            return seen + boundary, itertools.chain([rest], it)
-        for i, raw in enumerate(chunk.lines):
-            if seen == done:
-                return done, itertools.chain([Chunk(chunk.first_line + i, chunk.lines[i:])], it)
-            try:
-                if parse_record(raw, chunk.first_line + i, job) is not None:
-                    seen += 1
-            except InputError:
-                if not job.skip_bad:
-                    raise
-    if seen < done:
-        raise InputError(f"the partial output holds {done} lines, but the input gives only {seen}")
-    return seen, iter(())
 
 
 class ChunkTagger:
@@ -386,8 +197,7 @@ def worker_pool(work: ChunkTagger, workers: int, tagger_path: str, device: str) 
     from concurrent.futures import ProcessPoolExecutor
 
     global _WORKER
-    device_of = getattr(work.tagger, "device", None)  # a numpy tagger has none: it runs on the CPU
-    on_gpu = device_of is not None and device_of.type != "cpu"
+    on_gpu = work.tagger.device != "cpu"
     _WORKER = None if on_gpu else work
     context = multiprocessing.get_context("spawn" if on_gpu else "fork")
     return ProcessPoolExecutor(
@@ -441,3 +251,162 @@ def _result(future: Future[ChunkResult], executor: Executor) -> ChunkResult:
             pass
         kill_pool(executor)  # the others too: a pool that lost a process would wait for it at exit
         raise WorkerDied("a worker process died (killed, or out of memory) before it finished its chunk")
+
+
+# Input bytes per worker below which the numpy backend finishes first: it starts 3 s sooner, PyTorch
+# then tags 1.5x faster; the two cross at about 1 MB a worker (docs/corpus.md).
+NUMPY_BELOW_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class TagRun:
+    """What ``ner tag`` (local engine) is asked to do; see :func:`tag_file`."""
+
+    input: str  # a file, or - for stdin
+    output: str  # a file, or - for stdout
+    model: Path | None = None  # None: the bundled model
+    format: Format | None = None  # None: from the input's name (text for stdin)
+    output_format: Literal["jsonl", "conll"] | None = None  # None: conll for conll, unless named .jsonl
+    text_field: str = "text"
+    skip_bad: bool = False
+    batch_size: int = 256
+    workers: int | None = None  # None: the runtime's default for the device
+    backend: Literal["auto", "numpy", "torch"] = "auto"  # auto: numpy for small inputs on the CPU
+    device: str = "auto"
+    resume: bool = False
+    force: bool = False
+
+
+@dataclass
+class TagReport:
+    """What a run of :func:`tag_file` did."""
+
+    records: int = 0
+    tokens: int = 0
+    bad: int = 0  # records skipped (``skip_bad``)
+    seconds: float = 0.0
+    signal: int | None = None  # the signal that stopped the run early (the partial output stays)
+    partial: Path | None = None  # where a stopped run's output is (for --resume)
+
+
+Progress = Callable[[int, int, int], None]  # (input bytes done, records, tokens) after each chunk
+
+
+def plan_backend(run: TagRun, workers: int, input_bytes: int | None) -> Literal["numpy", "torch"]:
+    """The backend a run uses: as asked, or for ``auto`` numpy where it finishes first (a small input
+    per worker, on the CPU), PyTorch otherwise.
+
+    Raises:
+        InputError: numpy asked for on a GPU.
+    """
+    cuda = wants_gpu(run.device)
+    if run.backend == "auto":
+        small = input_bytes is None or input_bytes < NUMPY_BELOW_BYTES * workers
+        return "numpy" if small and not cuda else "torch"
+    if run.backend == "numpy" and cuda:
+        raise InputError("--backend numpy runs on the CPU only; use --backend torch for a GPU")
+    return run.backend
+
+
+def tag_file(run: TagRun, progress: Progress | None = None) -> TagReport:
+    """Tag ``run.input`` into ``run.output`` in this process or in worker processes: records in input
+    order, the output named only once complete (``OUTPUT.partial`` until then; ``resume`` carries on
+    from it), a signal stops it cleanly with the partial output kept.
+
+    Raises:
+        InputError: bad options or input (located by file and line); a bad record stops the run
+            unless ``skip_bad``, with the output up to it kept for ``resume``.
+        WorkerDied: a worker process died (the partial output is kept).
+    """
+    from ner.corpus.files import Output, check_output, first_line, open_input, partial_path
+    from ner.model.bundled import default_model_path
+    from ner.runtime import freeze_loaded_objects, stop_on_signals
+
+    if run.workers is not None and run.workers < 1:
+        raise InputError(f"--workers must be at least 1, got {run.workers}")
+    if run.batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {run.batch_size}")
+    workers = run.workers or worker_count(run.device)
+    if workers > 1:  # the processes are the parallelism: one BLAS thread each (read as numpy loads)
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(name, "1")
+    check_output(run.output, [run.input], run.force, run.resume)
+    stream = open_input(run.input)
+    fmt = run.format or ("text" if run.input == "-" else detect_format(run.input, first_line(stream)))
+    as_jsonl = run.output.removesuffix(".gz").endswith(".jsonl")
+    out_format = run.output_format or ("conll" if fmt == "conll" and not as_jsonl else "jsonl")
+    job = Job(fmt, out_format, run.text_field, run.skip_bad, batch_size=run.batch_size)
+    file_bytes = None if run.input == "-" else os.path.getsize(run.input)
+    backend = plan_backend(run, workers, file_bytes)
+    log.info(
+        "reading %s as %s, writing %s; %d workers, %s backend", run.input, fmt, out_format, workers, backend
+    )
+    model = run.model or default_model_path()
+    work = ChunkTagger(Tagger.load(model, run.device, backend), job)
+    freeze_loaded_objects()
+    output = Output(run.output, resume=run.resume, force=run.force, inputs=(run.input,))
+    chunks = _located(read_chunks(stream, fmt), run.input)
+    if run.resume:
+        try:
+            kept, chunks = skip_done(chunks, job, output.kept_lines)
+        except InputError as exc:
+            raise exc.at(run.input) from None
+        output.keep_lines(kept)
+        log.info("resuming after %d lines of %s", kept, partial_path(Path(run.output)))
+    pool = worker_pool(work, workers, str(model), run.device) if workers > 1 else None
+    report = TagReport()
+    done_bytes = 0
+    started = time.monotonic()
+    stopped: InputError | None = None
+    finished = False
+    with stop_on_signals() as caught:
+        try:
+            for result in tag_chunks(chunks, work, pool):
+                output.write(result.text)
+                report.records += result.records
+                report.tokens += result.tokens
+                for line, reason in result.bad:
+                    report.bad += 1
+                    if report.bad <= 10:
+                        log.warning("%s:%d: skipped: %s", run.input, line, reason)
+                if result.error is not None:
+                    stopped = InputError(result.error[1], run.input, result.error[0])
+                    break
+                done_bytes += result.input_bytes
+                if progress is not None:
+                    progress(done_bytes, report.records, report.tokens)
+                if caught:
+                    break
+            else:
+                finished = True
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=finished, cancel_futures=True)
+            if finished and not caught:
+                output.finish()  # the output gets its name only here, after a complete write
+            else:
+                output.close()  # stopped, or failed (a full disk, a dead worker): the partial file stays
+    report.seconds = time.monotonic() - started
+    if stopped is not None:
+        where = "" if output.partial is None else f"; the output up to it is in {output.partial}"
+        raise InputError(f"{stopped.reason}{where} (fix the input, then --resume)", run.input, stopped.line)
+    if caught:
+        report.signal, report.partial = caught[0], output.partial
+        return report
+    log.info(
+        "tagged %d records, %d tokens in %.1f s (%.0f tokens/s); wrote %s",
+        report.records, report.tokens, report.seconds, report.tokens / max(report.seconds, 1e-9), run.output,
+    )  # fmt: skip
+    if report.bad:
+        log.warning("skipped %d bad records (the first %d are named above)", report.bad, min(report.bad, 10))
+    if report.records == 0 and not report.bad:
+        log.warning("%s holds no records: the output is empty", run.input)
+    return report
+
+
+def _located(chunks: Iterator[Chunk], name: str) -> Iterator[Chunk]:
+    """``chunks``, with the errors of reading them located in the file ``name``."""
+    try:
+        yield from chunks
+    except InputError as exc:
+        raise exc.at(name) from None

@@ -16,6 +16,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ner.corpus.formats import format_of_name
 from ner.model.checkpoint import load_checkpoint
 from ner.runtime import InputError, wants_gpu, worker_count
 
@@ -48,7 +49,8 @@ class RayTagger:
         import ray
         import torch
 
-        from ner.corpus.engine import ChunkTagger, Job
+        from ner.corpus.engine import ChunkTagger
+        from ner.corpus.formats import Job
         from ner.inference.tagger import Tagger
         from ner.model.torch_backend import load_torch_backend
         from ner.runtime import resolve_device
@@ -84,10 +86,9 @@ def _input_format(path: str, fmt: str | None) -> str:
     )
     if not names:
         raise InputError("no input files found", path)
-    name = names[0].removesuffix(".gz")
-    for suffix, found in ((".parquet", "parquet"), (".jsonl", "jsonl"), (".json", "jsonl"), (".txt", "text")):
-        if name.endswith(suffix):
-            return found
+    found = format_of_name(names[0])
+    if found is not None:
+        return found
     raise InputError(f"cannot tell the format of {names[0]!r}; pass --format", path)
 
 

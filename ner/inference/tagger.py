@@ -342,7 +342,7 @@ class Tagger:
             for chunk in batch_order(lengths, batch_size):
                 batch = [pieces[k][2] for k in chunk]
                 emissions, read = self.emissions(batch)  # (batch, seq, num_tags), (batch,)
-                found.update(zip(chunk, self._decode(emissions, read, crf_scores, scores)))
+                found.update(zip(chunk, self.decode(emissions, read, scores, crf_scores)))
         entities: list[list[Entity]] = [[] for _ in sentences]
         for k, (i, offset, _) in enumerate(pieces):
             if offset == 0:
@@ -398,13 +398,20 @@ class Tagger:
                 first += len(rows)
         found: dict[int, list[Entity]] = {}
         for batch, emissions, lengths, _ in read:
-            found.update(zip(batch, self._decode(emissions, lengths, crf_scores, scores)))
+            found.update(zip(batch, self.decode(emissions, lengths, scores, crf_scores)))
         return found
 
-    def _decode(
-        self, emissions: np.ndarray, lengths: np.ndarray, crf_scores: crf.CrfScores, scores: bool
+    def decode(
+        self,
+        emissions: np.ndarray,
+        lengths: np.ndarray,
+        scores: bool = True,
+        crf_scores: crf.CrfScores | None = None,
     ) -> list[list[Entity]]:
-        """Entities of each sentence of a batch from its emissions (batch, seq, num_tags)."""
+        """Entities of each sentence of a batch from its emissions (batch, seq, num_tags) and lengths
+        (batch,), with their probabilities if ``scores`` (else NaN). ``crf_scores``: the
+        :meth:`crf_scores` (given by callers that decode many batches)."""
+        crf_scores = crf_scores or self.crf_scores()
         best = crf.viterbi(emissions, lengths, crf_scores)  # (batch, seq), -1 past each end
         rows, starts, ends, labels = self._spans(best, lengths)  # one entry per entity
         probs = np.full(len(rows), math.nan)

@@ -41,6 +41,11 @@ class Corpus:
         return groups
 
 
+def joined_digest(first: str, second: str) -> str:
+    """The fingerprint of two corpora joined (``ner.training.train.joined``), from theirs."""
+    return hashlib.sha256(f"{first}+{second}".encode()).hexdigest()
+
+
 def read_lines(path: str | Path) -> list[str]:
     """Read ``path`` as UTF-8 lines, naming the line where decoding fails."""
     p = Path(path)

@@ -144,8 +144,6 @@ def load_recipe(path: Path | None, overrides: dict[str, Any] | None = None) -> R
     for teacher in train_cfg.get("teachers", ()):
         if not Path(teacher).is_file():
             raise InputError("no such teacher checkpoint", Path(teacher))
-    if train_cfg.get("final") and "epochs" not in train_cfg:
-        raise InputError("--final needs --epochs: the best epoch of a run that --dev selected")
     try:
         cfg = TrainConfig(**train_cfg)
     except (TypeError, ValueError) as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import platform
@@ -29,7 +28,7 @@ from ner.model.config import ModelConfig, Sizes
 from ner.model.network import BiLstmCrf
 from ner.model.torch_backend import TorchBackend
 from ner.runtime import InputError, stop_on_signals
-from ner.text.conll import Corpus
+from ner.text.conll import Corpus, joined_digest
 from ner.text.evaluate import Report, evaluate
 from ner.text.normalize import NORMALIZATION, model_form
 from ner.text.tags import Scheme, convert
@@ -113,11 +112,6 @@ class WeightAverage:
 
 def resume_path(out: Path) -> Path:
     return out.with_name(out.stem + ".resume.pt")
-
-
-def joined_digest(first: str, second: str) -> str:
-    """The fingerprint of two corpora joined by :func:`joined`, from theirs."""
-    return hashlib.sha256(f"{first}+{second}".encode()).hexdigest()
 
 
 def joined(first: Corpus, second: Corpus) -> Corpus:
