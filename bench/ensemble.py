@@ -20,8 +20,8 @@ from ner.model.network import FORBIDDEN
 from ner.text.conll import read_conll
 from ner.text.evaluate import evaluate
 from ner.text.tags import convert
+from ner.training.data import memory_blocks
 from ner.training.distil import teacher_marginals
-from ner.training.train import memory_blocks
 
 
 def decode(marginals: list[np.ndarray], tagger: Tagger) -> list[list[str]]:

@@ -28,8 +28,9 @@ from ner.text.conll import read_conll
 from ner.text.evaluate import evaluate
 from ner.text.tags import convert
 from ner.training.config import TrainConfig
+from ner.training.data import build_vocabs
 from ner.training.embeddings import load_vectors
-from ner.training.train import build_vocabs, make_optimizer
+from ner.training.train import make_optimizer
 
 ROOT = Path(__file__).resolve().parent.parent
 

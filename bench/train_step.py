@@ -25,8 +25,9 @@ from ner.model.network import BiLstmCrf
 from ner.text.conll import read_conll
 from ner.text.tags import convert
 from ner.training.config import TrainConfig
+from ner.training.data import build_vocabs
 from ner.training.embeddings import embedding_matrix, load_vectors
-from ner.training.train import build_vocabs, make_optimizer
+from ner.training.train import make_optimizer
 
 PARTS = ("collate", "network", "crf", "backward", "clip", "step")
 

@@ -272,7 +272,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     train_data = read_conll(args.train_file, args.scheme)
     dev_data = read_conll(args.dev, args.scheme or train_data.scheme)
     if cfg.final:
-        from ner.training.train import joined
+        from ner.training.data import joined
 
         train_data = joined(train_data, dev_data)
         log.info("--final: %s for %d epochs; dev scores are on seen data", train_data.path, cfg.epochs)

@@ -47,7 +47,9 @@ def test_no_module_imports_a_higher_layer_or_a_sibling() -> None:
             continue
         for name in _imports(path):
             theirs = _rank(name)
-            if theirs is not None and (theirs[0] > mine[0] or (theirs[0] == mine[0] and theirs[1] != mine[1])):
+            if theirs is not None and (
+                theirs[0] > mine[0] or (theirs[0] == mine[0] and theirs[1] != mine[1])
+            ):
                 wrong.append(f"{_module(path)} imports {name}")
     assert wrong == []
 

@@ -10,17 +10,10 @@ import torch
 
 from ner.inference.tagger import Tagger
 from ner.text.conll import read_conll
+from ner.training.data import build_vocabs, singleton_rows
 from ner.training.embeddings import load_vectors
-from ner.training.train import (
-    EpochRecord,
-    Interrupted,
-    SentenceDropout,
-    TrainConfig,
-    build_vocabs,
-    resume_path,
-    singleton_rows,
-    train,
-)
+from ner.training.regularizers import SentenceDropout
+from ner.training.train import EpochRecord, Interrupted, TrainConfig, resume_path, train
 from tests.conftest import TINY_MODEL, TINY_TRAIN
 
 SHORT = replace(TINY_TRAIN, epochs=4, unk_replace=0.5)
@@ -153,7 +146,7 @@ def test_the_defaults_are_the_bundled_recipe() -> None:
 
 def test_a_context_model_trains_on_document_windows(data_dir: Path, tmp_path: Path) -> None:
     from ner.text.conll import read_conll
-    from ner.training.train import training_examples
+    from ner.training.data import training_examples
 
     corpus = read_conll(data_dir / "train.txt")
     windows = training_examples(corpus, "iobes", 12)
@@ -168,7 +161,7 @@ def test_a_context_model_trains_on_document_windows(data_dir: Path, tmp_path: Pa
 
 
 def test_memory_blocks_partition_the_documents_in_order(tmp_path: Path) -> None:
-    from ner.training.train import memory_blocks
+    from ner.training.data import memory_blocks
     from tests.conftest import DOCUMENTS, MEMORY, write_documents
 
     corpus = read_conll(write_documents(tmp_path / "documents.txt", DOCUMENTS))
@@ -186,11 +179,12 @@ def test_memory_dropout_reads_whole_blocks_as_lone_sentences(
 ) -> None:
     """memory_dropout is the share of blocks whose sentences each recall only themselves in an
     epoch: 0 keeps every block's number, 1 gives every sentence a number of its own."""
+    import ner.training.data
     import ner.training.train
     from tests.conftest import DOCUMENTS, MEMORY, write_documents
 
     corpus = read_conll(write_documents(tmp_path / "documents.txt", DOCUMENTS * 4))
-    blocks = ner.training.train.memory_blocks(corpus, MEMORY)
+    blocks = ner.training.data.memory_blocks(corpus, MEMORY)
     assert blocks is not None and len(blocks) >= 8
     block_of = {i: b for b, block in enumerate(blocks) for i in block}
     groups: list[int] = []  # the group of every sentence of every batch
@@ -222,6 +216,7 @@ def test_lowercase_reads_that_share_of_sentences_in_lower_case(
 ) -> None:
     """lowercase is the chance that a training sentence is read lower-cased in an epoch: its words
     and tags stay, its casing classes become those of lower-cased tokens."""
+    import ner.training.data
     import ner.training.train
     from ner.encoding.encode import casing
 
@@ -247,7 +242,7 @@ def test_lowercase_reads_that_share_of_sentences_in_lower_case(
         assert with_capitals == 0
     else:
         assert 0 < with_capitals < 2 * len(capitalised)
-    encoder = ner.training.train.build_vocabs(corpus, vectors, TINY_TRAIN.glove_limit, TINY_TRAIN.scheme)[0]
+    encoder = ner.training.data.build_vocabs(corpus, vectors, TINY_TRAIN.glove_limit, TINY_TRAIN.scheme)[0]
     words = sorted(encoder.encode(s.tokens).words for s in corpus.sentences)
     assert sorted(w for w, _ in read) == sorted(words * 2)  # the same words either way
 
@@ -257,6 +252,7 @@ def test_lowercase_with_memory_lowers_whole_blocks(
 ) -> None:
     """With document memory, a block is read lower-cased or not as a whole (a text has capitals or
     it has none), so the memory of the other blocks learns from text as it comes."""
+    import ner.training.data
     import ner.training.train
     from ner.encoding.encode import casing
     from tests.conftest import DOCUMENTS, MEMORY, write_documents
@@ -307,7 +303,7 @@ def test_a_memory_model_trains_and_keeps_its_setting(memory_tagger: Tagger) -> N
 
 
 def test_weight_average_follows_the_parameters_and_swaps_them_back() -> None:
-    from ner.training.train import WeightAverage
+    from ner.training.regularizers import WeightAverage
 
     p = torch.nn.Parameter(torch.zeros(3))
     average = WeightAverage([p], decay=0.5)
@@ -398,7 +394,7 @@ def test_a_tagger_reads_the_averaged_weights_not_what_it_remembered(tagger: Tagg
     the averaged weights: the emissions are those of a copy that holds them."""
     import copy
 
-    from ner.training.train import WeightAverage
+    from ner.training.regularizers import WeightAverage
 
     sentences = [["Alice", "visited", "Paris", "."], ["Bob", "works", "for", "Acme", "Corp", "."]]
     model = tagger.backend.model.eval()
@@ -489,7 +485,7 @@ def test_a_run_with_its_own_embedding_rate_resumes_as_if_never_stopped(
 
 
 def test_reflowed_blocks_join_what_a_splitter_of_flowing_text_cannot_cut() -> None:
-    from ner.training.train import reflowed_blocks
+    from ner.training.data import reflowed_blocks
 
     examples = [
         (["SOCCER", "-", "JAPAN", "WIN", "."], ["O", "O", "B-LOC", "O", "O"]),

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ner.encoding.encode import Arrays, Encoded
+from ner.encoding.encode import Arrays, Encoded, pad
 from ner.encoding.packing import pack
 
 
@@ -38,7 +38,7 @@ class Batch:
             torch.from_numpy(arrays.casing),
             torch.from_numpy(arrays.mask),
             torch.from_numpy(arrays.lengths),
-            None,
+            None if arrays.tags is None else torch.from_numpy(arrays.tags),
         )
 
     def to(self, device: torch.device) -> Batch:
@@ -55,42 +55,15 @@ class Batch:
 
 
 def collate(sentences: list[Encoded], groups: list[int] | None = None) -> Batch:
-    """Pad encoded sentences (none empty) to the longest one; ``groups`` gives each one's document
-    block (see :attr:`Batch.groups`).
+    """Pad encoded sentences (none empty) to the longest one (:func:`ner.encoding.encode.pad`);
+    ``groups`` gives each one's document block (see :attr:`Batch.groups`).
 
     Characters are stored once per distinct spelling in the batch (a batch of newswire repeats most
     words), so the character CNN runs on far fewer rows than there are tokens."""
-    lengths = [len(s.words) for s in sentences]
-    seq = max(lengths)
-    words = np.zeros((len(sentences), seq), dtype=np.int64)
-    char_index = np.zeros((len(sentences), seq), dtype=np.int64)
-    cases = np.zeros((len(sentences), seq), dtype=np.int64)
-    tags = np.zeros((len(sentences), seq), dtype=np.int64)
-    rows: dict[tuple[int, ...], int] = {(): 0}
-    for i, s in enumerate(sentences):
-        n = lengths[i]
-        words[i, :n] = s.words
-        cases[i, :n] = s.casing
-        if s.tags:
-            tags[i, :n] = s.tags
-        for j, c in enumerate(s.chars):
-            char_index[i, j] = rows.setdefault(tuple(c), len(rows))
-    width = max(map(len, rows))
-    chars = np.zeros((len(rows), width), dtype=np.int64)
-    for spelling, row in rows.items():
-        chars[row, : len(spelling)] = spelling
-    length_tensor = torch.tensor(lengths)
-    mask = torch.arange(seq)[None, :] < length_tensor[:, None]  # (batch, seq)
-    return Batch(
-        torch.from_numpy(words),
-        torch.from_numpy(chars),
-        torch.from_numpy(char_index),
-        torch.from_numpy(cases),
-        mask,
-        length_tensor,
-        torch.from_numpy(tags) if all(s.tags for s in sentences) else None,
-        None if groups is None else torch.tensor(groups),
-    )
+    batch = Batch.of(pad(sentences))
+    if groups is not None:
+        batch.groups = torch.tensor(groups)
+    return batch
 
 
 def buckets(lengths: list[int], batch_size: int, rng: np.random.Generator) -> Iterator[list[int]]:

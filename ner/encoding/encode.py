@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
@@ -64,6 +65,42 @@ class Arrays:
     casing: np.ndarray  # (batch, seq)
     mask: np.ndarray  # (batch, seq) bool, right-padded
     lengths: np.ndarray  # (batch,)
+    tags: np.ndarray | None = None  # (batch, seq) for tagged sentences (training)
+
+
+def pad(sentences: list[Encoded]) -> Arrays:
+    """Encoded sentences (none empty) as padded arrays, each distinct spelling once in ``chars``; with
+    ``tags`` if every sentence has them."""
+    lengths = np.fromiter((len(s.words) for s in sentences), dtype=np.int64, count=len(sentences))
+    mask = np.arange(int(lengths.max()))[None, :] < lengths[:, None]  # (batch, seq)
+    rows: dict[tuple[int, ...], int] = {}  # spelling -> row - 1 (row 0 is padding)
+    index = [rows.setdefault(tuple(c), len(rows)) + 1 for s in sentences for c in s.chars]
+
+    def filled(values: Iterable[int]) -> np.ndarray:
+        out = np.zeros(mask.shape, dtype=np.int64)
+        out[mask] = np.fromiter(values, dtype=np.int64, count=int(lengths.sum()))
+        return out
+
+    tagged = all(s.tags for s in sentences)
+    return Arrays(
+        filled(chain.from_iterable(s.words for s in sentences)),
+        _char_table(list(rows)),
+        filled(index),
+        filled(chain.from_iterable(s.casing for s in sentences)),
+        mask,
+        lengths,
+        filled(chain.from_iterable(s.tags for s in sentences)) if tagged else None,
+    )
+
+
+def _char_table(spelled: Sequence[Sequence[int]]) -> np.ndarray:
+    """(spellings + 1, longest) character indices, row 0 all padding, each spelling 0-padded."""
+    widths = np.fromiter(map(len, spelled), dtype=np.int64, count=len(spelled))
+    chars = np.zeros((len(spelled) + 1, int(widths.max())), dtype=np.int64)
+    chars[1:][np.arange(chars.shape[1])[None, :] < widths[:, None]] = np.fromiter(
+        chain.from_iterable(spelled), dtype=np.int64, count=int(widths.sum())
+    )
+    return chars
 
 
 class Encoder:
@@ -95,7 +132,7 @@ class Encoder:
         )
 
     def arrays(self, sentences: list[list[str]]) -> Arrays:
-        """Padded arrays for untagged sentences (none empty), as ``collate`` of their encodings gives
+        """Padded arrays for untagged sentences (none empty), as :func:`pad` of their encodings gives
         (``ner.encoding.batch.Batch.of`` makes them tensors).
 
         The fast path for tagging: each distinct token of the batch is read in its model form and
@@ -121,11 +158,7 @@ class Encoder:
         if len(fresh) <= CACHE_TOKENS:
             known.update((t, e) for t, e in fresh.items() if len(t) <= CACHE_TOKEN_CHARS)
         word_rows, case_rows, spelled = zip(*encoded)
-        widths = np.fromiter(map(len, spelled), dtype=np.int64, count=len(spelled))
-        chars = np.zeros((len(rows) + 1, int(widths.max())), dtype=np.int64)
-        chars[1:][np.arange(chars.shape[1])[None, :] < widths[:, None]] = np.fromiter(
-            chain.from_iterable(spelled), dtype=np.int64, count=int(widths.sum())
-        )
+        chars = _char_table(spelled)
         words = np.fromiter(chain((0,), word_rows), dtype=np.int64, count=len(rows) + 1)
         cases = np.fromiter(chain((0,), case_rows), dtype=np.int64, count=len(rows) + 1)
         return Arrays(words[char_index], chars, char_index, cases[char_index], mask, lengths)

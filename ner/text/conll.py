@@ -42,7 +42,7 @@ class Corpus:
 
 
 def joined_digest(first: str, second: str) -> str:
-    """The fingerprint of two corpora joined (``ner.training.train.joined``), from theirs."""
+    """The fingerprint of two corpora joined (``ner.training.data.joined``), from theirs."""
     return hashlib.sha256(f"{first}+{second}".encode()).hexdigest()
 
 
