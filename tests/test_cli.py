@@ -490,7 +490,7 @@ def test_serve_checks_the_port_before_loading_the_model(tmp_path: Path, caplog) 
 
 
 def test_train_records_the_tokenizer_and_ner_tag_uses_it(data_dir: Path, tmp_path: Path) -> None:
-    from ner.corpus.engine import ChunkTagger, Job
+    from ner.corpus.engine import ChunkWork, Job
     from ner.inference.tagger import Tagger
     from ner.model.checkpoint import load_checkpoint
 
@@ -498,7 +498,7 @@ def test_train_records_the_tokenizer_and_ner_tag_uses_it(data_dir: Path, tmp_pat
     assert main([*_train_args(data_dir, tmp_path, out), "--tokenizer", "social"]) == 0
     assert load_checkpoint(out)["metadata"]["tokenizer"] == "social"
     for tagger in (Tagger.load(out, "cpu"), Tagger.load(out, backend="numpy")):
-        work = ChunkTagger(tagger, Job("text", "jsonl"))
+        work = ChunkWork(tagger, Job("text", "jsonl"))
         assert [t.text for t in work.tokenizer.tokenize("@alice flew #Paris")] == ["@alice", "flew", "#Paris"]
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from ner.corpus.engine import (
     Chunk,
-    ChunkTagger,
+    ChunkWork,
     Job,
     detect_format,
     parse_record,
@@ -63,7 +63,7 @@ def test_bad_records_name_the_line(raw: bytes, message: str) -> None:
 
 
 def test_records_keep_their_fields_and_get_the_service_entities(tagger: Tagger) -> None:
-    work = ChunkTagger(tagger, JSONL)
+    work = ChunkWork(tagger, JSONL)
     lines = [
         json.dumps({"id": 1, "text": "Alice Walker visited Paris.", "meta": {"k": [1]}}).encode(),
         b"",
@@ -81,21 +81,21 @@ def test_records_keep_their_fields_and_get_the_service_entities(tagger: Tagger) 
 
 def test_bad_record_stops_the_chunk_or_is_skipped_and_counted(tagger: Tagger) -> None:
     lines = [b'{"text": "Bob Stone"}', b"not json", b'{"text": "\\ud800 lone surrogate"}', b'{"text": "Eve"}']
-    stopped = ChunkTagger(tagger, JSONL)(Chunk(10, lines))
+    stopped = ChunkWork(tagger, JSONL)(Chunk(10, lines))
     assert stopped.error is not None and stopped.error[0] == 11 and "not JSON" in stopped.error[1]
     assert len(stopped.text.splitlines()) == 1  # the record before it is kept
-    skipped = ChunkTagger(tagger, Job("jsonl", "jsonl", skip_bad=True))(Chunk(10, lines))
+    skipped = ChunkWork(tagger, Job("jsonl", "jsonl", skip_bad=True))(Chunk(10, lines))
     assert [line for line, _ in skipped.bad] == [11, 12] and "lone surrogate" in skipped.bad[1][1]
     assert [json.loads(line)["text"] for line in skipped.text.splitlines()] == ["Bob Stone", "Eve"]
 
 
 def test_conll_keeps_every_line_and_its_separator(tagger: Tagger) -> None:
     lines = [b"-DOCSTART-\tO", b"", b"Alice\tB-PER", b"Walker\tI-PER", b"", b"Paris NNP B-LOC"]
-    out = ChunkTagger(tagger, Job("conll", "conll"))(Chunk(1, lines)).text.splitlines()
+    out = ChunkWork(tagger, Job("conll", "conll"))(Chunk(1, lines)).text.splitlines()
     assert out[:2] == ["-DOCSTART-\tO", ""] and out[4] == ""
     assert out[2] == "Alice\tB-PER\tB-PER" and out[3] == "Walker\tI-PER\tI-PER"
     assert out[5] == "Paris NNP B-LOC B-LOC"
-    as_json = ChunkTagger(tagger, Job("conll", "jsonl"))(Chunk(1, lines)).text.splitlines()
+    as_json = ChunkWork(tagger, Job("conll", "jsonl"))(Chunk(1, lines)).text.splitlines()
     first = json.loads(as_json[0])
     assert first["line"] == 3 and first["tokens"] == ["Alice", "Walker"]
     assert [(e["text"], e["start"], e["end"]) for e in first["entities"]] == [("Alice Walker", 0, 12)]
@@ -104,7 +104,7 @@ def test_conll_keeps_every_line_and_its_separator(tagger: Tagger) -> None:
 def test_in_order_with_a_pool_and_bounded_in_flight(tagger: Tagger, monkeypatch) -> None:
     import ner.corpus.engine
 
-    work = ChunkTagger(tagger, Job("text", "jsonl"))
+    work = ChunkWork(tagger, Job("text", "jsonl"))
     texts = [f"Frank flew from New York {i} ." for i in range(40)]
     chunks = list(read_chunks(io.BytesIO("\n".join(texts).encode()), "text", chunk_bytes=64))
     alone = "".join(r.text for r in tag_chunks(chunks, work))
@@ -159,11 +159,11 @@ def test_a_context_model_tags_conll_documents_as_ner_evaluate_reads_them(tagger:
         for sentence in document:
             lines += [t.encode() for t in sentence] + [b""]
         lines += [b"-DOCSTART- O", b""]
-    out = ChunkTagger(tagger, Job("conll", "conll"))(Chunk(1, lines)).text.splitlines()
+    out = ChunkWork(tagger, Job("conll", "conll"))(Chunk(1, lines)).text.splitlines()
     tags = [line.split()[-1] for line in out if line and not line.startswith("-DOCSTART-")]
     expected = tagger.tag_documents([first, second])
     assert tags == [t for d in expected for s in d for t in s]
-    records = ChunkTagger(tagger, Job("conll", "jsonl"))(Chunk(1, lines)).text.splitlines()
+    records = ChunkWork(tagger, Job("conll", "jsonl"))(Chunk(1, lines)).text.splitlines()
     scores = [e["score"] for r in records for e in json.loads(r)["entities"]]
     read = tagger.predict_documents([first, second])
     assert scores == pytest.approx([e.score for d in read for p in d for e in p.entities], abs=1e-4)

@@ -93,3 +93,17 @@ def test_ray_refuses_symlinked_outputs_and_an_output_that_holds_the_input(
     with pytest.raises(InputError, match="holds the input"):
         tag_with_ray(str(folder / "a.jsonl"), str(folder), model_path, workers=1, force=True)
     assert (folder / "a.jsonl").exists() and list(victim.iterdir()) == []
+
+
+def test_a_record_without_the_text_field_is_an_input_error(
+    local_ray, model_path: Path, tmp_path: Path
+) -> None:
+    from ner.corpus.ray_engine import tag_with_ray
+    from ner.runtime import InputError
+
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"body": "Alice visited Paris."}\n')
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="the input has no 'text' column"):
+        tag_with_ray(str(source), str(out), model_path, workers=1)
+    assert not out.exists() and not list(tmp_path.glob("*.partial*"))

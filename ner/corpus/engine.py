@@ -1,7 +1,7 @@
 """Tagging a corpus: records in, records with entities out, in input order, streamed in chunks.
 
 One pipeline, three drivers (``docs/corpus.md``). Records are read as raw lines and cut into chunks of
-whole records; :class:`ChunkTagger` turns a chunk into its output lines (decoding, tokenising, tagging
+whole records; :class:`ChunkWork` turns a chunk into its output lines (decoding, tokenising, tagging
 the sentences of all its records together, writing); :func:`tag_chunks` runs chunks in this process or
 in worker processes, a bounded number in flight, and yields the results in input order. Memory is
 bounded by the chunks in flight, never by the input.
@@ -45,7 +45,7 @@ from ner.text.tokenize import Token, Tokenizer, join_tokens
 log = logging.getLogger(__name__)
 
 
-class ChunkTagger:
+class ChunkWork:
     """Turns chunks into output lines with one tagger; one per process."""
 
     def __init__(self, tagger: Tagger, job: Job) -> None:
@@ -165,7 +165,7 @@ class ChunkTagger:
         )
 
 
-_WORKER: ChunkTagger | None = None  # the tagger of a worker process, set before it forks or as it starts
+_WORKER: ChunkWork | None = None  # the tagger of a worker process, set before it forks or as it starts
 
 
 def _init_worker(tagger_path: str | None, device: str, job: Job, parent: int) -> None:
@@ -180,7 +180,7 @@ def _init_worker(tagger_path: str | None, device: str, job: Job, parent: int) ->
     if tagger_path is not None:  # started fresh (spawn, for a GPU): load the model here
         from ner.inference.tagger import Tagger
 
-        _WORKER = ChunkTagger(Tagger.load(tagger_path, device), job)
+        _WORKER = ChunkWork(Tagger.load(tagger_path, device), job)
     if "torch" in sys.modules:  # one thread per process: the processes are the parallelism
         sys.modules["torch"].set_num_threads(1)
 
@@ -190,7 +190,7 @@ def _work_in_worker(chunk: Chunk) -> ChunkResult:
     return _WORKER(chunk)
 
 
-def worker_pool(work: ChunkTagger, workers: int, tagger_path: str, device: str) -> Executor:
+def worker_pool(work: ChunkWork, workers: int, tagger_path: str, device: str) -> Executor:
     """``workers`` processes with one model on one thread each. On the CPU they are forked from this
     one and share its loaded model (copy-on-write); a GPU cannot be forked, so each loads its own."""
     import multiprocessing
@@ -342,7 +342,7 @@ def tag_file(run: TagRun, progress: Progress | None = None) -> TagReport:
         "reading %s as %s, writing %s; %d workers, %s backend", run.input, fmt, out_format, workers, backend
     )
     model = run.model or default_model_path()
-    work = ChunkTagger(Tagger.load(model, run.device, backend), job)
+    work = ChunkWork(Tagger.load(model, run.device, backend), job)
     freeze_loaded_objects()
     output = Output(run.output, resume=run.resume, force=run.force, inputs=(run.input,))
     chunks = _located(read_chunks(stream, fmt), run.input)

@@ -3,7 +3,7 @@
 Ray Data reads the input files (JSON Lines, plain text or Parquet; a file or a folder), hands blocks of
 records to a pool of actors that each hold one :class:`~ner.inference.tagger.Tagger`, and writes one
 output shard per block into the output folder. Each record is tagged by
-:meth:`ner.corpus.engine.ChunkTagger.tag_texts`, the code the local engine and ``POST /tag`` use, so
+:meth:`ner.corpus.engine.ChunkWork.tag_texts`, the code the local engine and ``POST /tag`` use, so
 the entities are the same. Ray is an optional extra (``pip install 'ner-service[ray]'``), imported
 only here.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -42,14 +43,14 @@ def _import_ray() -> Any:
     return ray
 
 
-class RayTagger:
+class RayWorker:
     """One actor: a tagger built from the checkpoint in the object store, tagging Arrow blocks."""
 
     def __init__(self, checkpoint: Any, device: str, text_field: str, batch_size: int) -> None:
         import ray
         import torch
 
-        from ner.corpus.engine import ChunkTagger
+        from ner.corpus.engine import ChunkWork
         from ner.corpus.formats import Job
         from ner.inference.tagger import Tagger
         from ner.model.torch_backend import load_torch_backend
@@ -61,17 +62,17 @@ class RayTagger:
             checkpoint = ray.get(checkpoint)
         self.field = text_field
         tagger = Tagger.of_checkpoint(checkpoint, load_torch_backend(checkpoint, resolve_device(device)))
-        self.work = ChunkTagger(tagger, Job("jsonl", "jsonl", text_field, batch_size=batch_size))
+        self.work = ChunkWork(tagger, Job("jsonl", "jsonl", text_field, batch_size=batch_size))
 
     def __call__(self, block: Any) -> Any:
         import pyarrow as pa
 
         if self.field not in block.column_names:
-            raise ValueError(f"the input has no {self.field!r} column (columns: {block.column_names})")
+            raise InputError(f"the input has no {self.field!r} column (columns: {block.column_names})")
         texts = block.column(self.field).to_pylist()
         for i, text in enumerate(texts):
             if not isinstance(text, str):
-                raise ValueError(f"record {i} of a block: {self.field!r} is {type(text).__name__}, not text")
+                raise InputError(f"record {i} of a block: {self.field!r} is {type(text).__name__}, not text")
         entity = pa.struct([(name, pa.type_for_alias(kind)) for name, kind in ENTITY_FIELDS])
         found = pa.array(self.work.tag_texts(texts), type=pa.list_(entity))
         return block.append_column("entities", found)
@@ -90,6 +91,22 @@ def _input_format(path: str, fmt: str | None) -> str:
     if found is not None:
         return found
     raise InputError(f"cannot tell the format of {names[0]!r}; pass --format", path)
+
+
+def _input_error_in(exc: BaseException) -> InputError | None:
+    """The :class:`InputError` an actor raised, wherever Ray wrapped it: as the ``cause`` of a task
+    error or in an exception chain, or (across processes Ray Data keeps only the remote traceback) as
+    the last line of the traceback that names it."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, InputError):
+            return current
+        seen.add(id(current))
+        cause = getattr(current, "cause", None)
+        current = cause if isinstance(cause, BaseException) else current.__cause__ or current.__context__
+    named = re.findall(r"^ner\.runtime\.InputError: (.+)$", str(exc), flags=re.M)
+    return InputError(named[-1]) if named else None
 
 
 def tag_with_ray(
@@ -156,7 +173,7 @@ def tag_with_ray(
     if fmt == "text":
         text_field = "text"
     dataset = read[fmt]().map_batches(
-        RayTagger,
+        RayWorker,
         fn_constructor_kwargs={
             "checkpoint": ray.put(checkpoint),
             "device": "cuda" if gpu else "cpu",
@@ -173,10 +190,18 @@ def tag_with_ray(
     # cluster the workers write where the output names (a shared or object-store path).
     staging = staging_path if address is None else out
     shutil.rmtree(staging, ignore_errors=True) if address is None else None
-    if str(output).removesuffix("/").endswith(".parquet"):
-        dataset.write_parquet(str(staging))
-    else:
-        dataset.write_json(str(staging), force_ascii=False)
+    try:
+        if str(output).removesuffix("/").endswith(".parquet"):
+            dataset.write_parquet(str(staging))
+        else:
+            dataset.write_json(str(staging), force_ascii=False)
+    except Exception as exc:
+        found = _input_error_in(exc)
+        if found is None:
+            raise
+        if address is None:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise InputError(found.reason, inputs) from None
     if staging != out:
         if out.exists():
             shutil.rmtree(out)
