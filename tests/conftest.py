@@ -16,6 +16,8 @@ from ner.training.config import TrainConfig
 from ner.training.embeddings import load_vectors
 from ner.training.train import train
 
+REPO = Path(__file__).resolve().parent.parent  # the repository's root
+
 SENTENCES = [
     [("Alice", "B-PER"), ("Walker", "I-PER"), ("visited", "O"), ("Paris", "B-LOC"), (".", "O")],
     [("Acme", "B-ORG"), ("Corp", "I-ORG"), ("hired", "O"), ("Bob", "B-PER"), ("Stone", "I-PER"), (".", "O")],

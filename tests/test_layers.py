@@ -4,7 +4,9 @@ below it, and nothing imports in a circle."""
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import REPO
+
+ROOT = REPO
 # lowest first; training and corpus share a rank but never import each other
 LAYERS: list[tuple[str, ...]] = [
     ("ner.runtime",),

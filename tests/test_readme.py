@@ -4,9 +4,10 @@ settings table lists every setting."""
 import re
 import subprocess
 import sys
-from pathlib import Path
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+from tests.conftest import REPO
+
+README = REPO / "README.md"
 
 
 def test_python_example_prints_what_the_readme_shows() -> None:

@@ -84,22 +84,6 @@ def test_char_cnn_lookups_keep_gradients_flowing() -> None:
     assert model.char_cnn.embed.weight.grad is not None and model.char_cnn.conv.weight.grad is not None
 
 
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        ({"char_window": 2}, "char_window must be odd"),
-        ({"hidden": 0}, "hidden must be a positive integer"),
-        ({"casing_dim": -1}, "casing_dim must be 0"),
-        ({"dropout": 1.0}, "dropout must be in"),
-        ({"memory": -1}, "memory must be 0"),
-        ({"context": 64}, "set memory = 0 to read documents in context windows"),
-    ],
-)
-def test_model_config_rejects_bad_shapes(change: dict[str, object], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        ModelConfig(**change)  # type: ignore[arg-type]
-
-
 def test_unpacked_lstm_for_tagging_equals_packed(monkeypatch: pytest.MonkeyPatch) -> None:
     import ner.model.network
 

@@ -4,15 +4,12 @@ import signal
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from ner.inference.tagger import Tagger
 from ner.text.conll import read_conll
-from ner.training.data import build_vocabs, singleton_rows
 from ner.training.embeddings import load_vectors
-from ner.training.regularizers import SentenceDropout
 from ner.training.train import EpochRecord, Interrupted, TrainConfig, resume_path, train
 from tests.conftest import TINY_MODEL, TINY_TRAIN
 
@@ -36,46 +33,6 @@ def _run(
         resume,  # type: ignore[arg-type]
     )
     return [r.loss for r in history.epochs]
-
-
-def test_vocabularies(data_dir: Path) -> None:
-    corpus = read_conll(data_dir / "train.txt")
-    vectors = load_vectors(str(data_dir / "glove.txt"))
-    encoder, singletons = build_vocabs(corpus, vectors, glove_limit=2, scheme="iobes")
-    assert encoder.words.items[:2] == ["<pad>", "<unk>"]
-    assert "london" not in encoder.words  # pretrained but past glove_limit and not in the data
-    assert encoder.words.get("Alice") == encoder.words.index["alice"]
-    assert encoder.words.get("3.5") != encoder.words.unk
-    assert set(encoder.tags.items) == {
-        "O",
-        "B-PER",
-        "E-PER",
-        "S-PER",
-        "B-ORG",
-        "E-ORG",
-        "S-ORG",
-        "S-LOC",
-        "B-LOC",
-        "E-LOC",
-        "S-MISC",
-        "B-MISC",
-        "E-MISC",
-    }
-    assert singletons == []  # every word has a vector in the toy GloVe
-
-
-def test_singleton_rows_hide_unvectored_singletons_or_every_singleton(data_dir: Path) -> None:
-    corpus = read_conll(data_dir / "train.txt")
-    vectors = load_vectors(str(data_dir / "glove.txt"))
-    encoder, _ = build_vocabs(corpus, vectors, glove_limit=2, scheme="iobes")
-    encoded = [encoder.encode(["Alice", "alice", "Bob", "3.5"]), encoder.encode(["Bob", "zzqx"])]
-    words = encoder.words
-    assert not singleton_rows(encoder, [], encoded, "unvectored").any()
-    rows = singleton_rows(encoder, [], encoded, "all")
-    # "Alice" and "alice" are one row seen twice, as is Bob; "zzqx" is <unk>, never a singleton
-    assert rows.nonzero().flatten().tolist() == [words.get("3.5")]
-    with pytest.raises(ValueError, match="unk_singletons"):
-        TrainConfig(unk_singletons="some")  # type: ignore[arg-type]
 
 
 def test_seeded_runs_are_identical_and_write_metrics(data_dir: Path, tmp_path: Path) -> None:
@@ -130,20 +87,6 @@ def test_trains_on_the_gpu_and_the_checkpoint_loads_on_the_cpu(data_dir: Path, t
     assert len(tagger.tag([["Alice", "visited", "Paris", "."]])[0]) == 4
 
 
-def test_the_defaults_are_the_bundled_recipe() -> None:
-    import tomllib
-    from dataclasses import asdict
-    from pathlib import Path
-
-    from ner.model.config import ModelConfig
-    from ner.training.config import TrainConfig
-
-    recipe = tomllib.loads((Path(__file__).resolve().parent.parent / "configs" / "conll03.toml").read_text())
-    model = asdict(ModelConfig())
-    assert {k: model[k] for k in recipe["model"]} == recipe["model"]
-    assert {k: asdict(TrainConfig())[k] for k in recipe["train"]} == recipe["train"]
-
-
 def test_a_context_model_trains_on_document_windows(data_dir: Path, tmp_path: Path) -> None:
     from ner.text.conll import read_conll
     from ner.training.data import training_examples
@@ -158,19 +101,6 @@ def test_a_context_model_trains_on_document_windows(data_dir: Path, tmp_path: Pa
     train({**TINY_MODEL, "context": 12}, SHORT, corpus, corpus, vectors, out, torch.device("cpu"))
     tagger = Tagger.load(out, "cpu")
     assert tagger.context == 12 and tagger.config.context == 12
-
-
-def test_memory_blocks_partition_the_documents_in_order(tmp_path: Path) -> None:
-    from ner.training.data import memory_blocks
-    from tests.conftest import DOCUMENTS, MEMORY, write_documents
-
-    corpus = read_conll(write_documents(tmp_path / "documents.txt", DOCUMENTS))
-    blocks = memory_blocks(corpus, MEMORY)
-    assert blocks is not None and memory_blocks(corpus, 0) is None
-    assert [i for b in blocks for i in b] == list(range(len(corpus.sentences)))
-    for block in blocks:
-        assert len({corpus.sentences[i].document for i in block}) == 1  # never two documents
-        assert len(block) == 1 or sum(len(corpus.sentences[i].tokens) for i in block) <= MEMORY
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.5, 1.0])
@@ -287,39 +217,11 @@ def test_lowercase_with_memory_lowers_whole_blocks(
     assert {True, False} == {kept for block in per_block for kept in block}  # some blocks of each
 
 
-def test_train_config_refuses_a_probability_outside_zero_to_one() -> None:
-    from ner.training.config import TrainConfig
-
-    for name in ("unk_replace", "memory_dropout", "lowercase", "reflow"):
-        with pytest.raises(ValueError, match=f"{name} must be a probability"):
-            TrainConfig(**{name: 1.5})
-
-
 def test_a_memory_model_trains_and_keeps_its_setting(memory_tagger: Tagger) -> None:
     from tests.conftest import MEMORY
 
     assert memory_tagger.memory == MEMORY and memory_tagger.config.memory == MEMORY
     assert memory_tagger.metadata["dev_scores"]["overall"]["f1"] > 50  # it learnt the two documents
-
-
-def test_weight_average_follows_the_parameters_and_swaps_them_back() -> None:
-    from ner.training.regularizers import WeightAverage
-
-    p = torch.nn.Parameter(torch.zeros(3))
-    average = WeightAverage([p], decay=0.5)
-    expected = torch.zeros(3)
-    for step, value in enumerate([4.0, 8.0, 2.0], start=1):
-        p.data.fill_(value)
-        average.update()
-        decay = min(0.5, (1 + step) / (10 + step))
-        expected = decay * expected + (1 - decay) * value
-    assert torch.allclose(average.shadow[0], expected)
-    with average.applied():
-        assert torch.allclose(p.data, expected)
-    assert torch.equal(p.data, torch.full((3,), 2.0))  # the live weights are back
-    copy = WeightAverage([torch.nn.Parameter(torch.zeros(3))], decay=0.5)
-    copy.load_state_dict(average.state_dict())
-    assert copy.steps == 3 and torch.equal(copy.shadow[0], average.shadow[0])
 
 
 def test_with_weight_average_the_checkpoint_holds_the_average_and_resume_carries_on(
@@ -346,14 +248,6 @@ def test_with_weight_average_the_checkpoint_holds_the_average_and_resume_carries
     assert not torch.equal(saved[name], state["model"][name])  # not the last step's weights ...
     assert any(torch.equal(saved[name], s) for s in state["average"]["shadow"])  # ... but their average
     assert run(out, resume=True) == expected
-
-
-def test_train_config_refuses_a_weight_average_decay_outside_zero_to_one() -> None:
-    from ner.training.config import TrainConfig
-
-    for bad in (1.0, -0.1, True):
-        with pytest.raises(ValueError, match="weight_average must be a decay"):
-            TrainConfig(weight_average=bad)
 
 
 def test_distilling_one_teacher_trains_and_records_it(
@@ -421,17 +315,6 @@ def test_a_tagger_reads_the_averaged_weights_not_what_it_remembered(tagger: Tagg
     assert torch.allclose(again, live, atol=1e-6)
 
 
-def test_sentence_dropout_keeps_or_drops_each_feature_for_the_whole_sentence() -> None:
-    torch.manual_seed(0)
-    dropout = SentenceDropout(0.5)
-    x = torch.ones(4, 9, 16)
-    out = dropout(x)
-    assert set(out.unique().tolist()) == {0.0, 2.0}  # dropped, or kept and scaled by 1 / (1 - p)
-    assert torch.equal(out, out[:, :1].expand_as(out))  # the same mask at every token
-    assert not torch.equal(out[0], out[1])  # a mask per sentence
-    assert torch.equal(dropout.eval()(x), x)  # nothing at tagging time
-
-
 def test_variational_training_differs_from_per_token_dropout_and_tags_as_usual(
     data_dir: Path, tmp_path: Path
 ) -> None:
@@ -482,30 +365,6 @@ def test_a_run_with_its_own_embedding_rate_resumes_as_if_never_stopped(
     groups = torch.load(resume_path(out), weights_only=True)["optimizer"]["param_groups"]
     assert [g["scale"] for g in groups] == [1.0, 0.5]
     assert _run(data_dir, out, resume=True, config=config) == expected
-
-
-def test_reflowed_blocks_join_what_a_splitter_of_flowing_text_cannot_cut() -> None:
-    from ner.training.data import reflowed_blocks
-
-    examples = [
-        (["SOCCER", "-", "JAPAN", "WIN", "."], ["O", "O", "B-LOC", "O", "O"]),
-        (["AL-AIN", "1996-12-06"], ["B-LOC", "O"]),  # a dateline: no final punctuation
-        (["Japan", "began", "."], ["B-LOC", "O", "O"]),
-        (["Leeds", "3", "1"], ["B-ORG", "O", "O"]),  # table rows, then the block ends
-        (["Hull", "2", "0"], ["B-ORG", "O", "O"]),
-        (["Alone", "here", '"', "."], ["O", "O", "O", "O"]),
-    ]
-    out = reflowed_blocks(examples, [[0, 1, 2], [3, 4], [5]], cut=4)
-    assert out.examples == [
-        (["AL-AIN", "1996-12-06", "Japan", "began"], ["B-LOC", "O", "B-LOC", "O"]),
-        (["."], ["O"]),  # cut at 4 tokens, as tagging cuts long sentences
-        (["Leeds", "3", "1", "Hull"], ["B-ORG", "O", "O", "B-ORG"]),
-        (["2", "0"], ["O", "O"]),
-    ]
-    assert out.blocks == [[0, 6, 7], [8, 9], [5]]  # new examples numbered after the originals
-    flowed = np.array([True, False, True])
-    block_of = {0: 0, 1: 0, 2: 0, 3: 1, 4: 1, 5: 2}
-    assert out.substitute([3, 4, 0, 1, 2, 5], flowed, block_of) == [3, 4, 0, 6, 7, 5]
 
 
 def test_reflow_trains_with_memory_and_is_ignored_without(

@@ -6,9 +6,11 @@ import pytest
 import torch
 
 from ner.encoding.batch import Batch
+from ner.encoding.encode import Arrays
 from ner.inference.tagger import Tagger
+from ner.model import crf
 from ner.model.checkpoint import load_checkpoint
-from ner.runtime import InputError, resolve_device
+from ner.runtime import InputError
 from ner.text.tags import spans_from_tags
 from tests.conftest import SENTENCES
 
@@ -112,16 +114,6 @@ def test_bad_checkpoints_are_clear_errors(tmp_path: Path) -> None:
     torch.save({"weights": torch.zeros(2)}, other)
     with pytest.raises(InputError, match="missing format_version"):
         Tagger.load(other)
-
-
-def test_device_resolution() -> None:
-    assert resolve_device("cpu").type == "cpu"
-    assert resolve_device("auto").type in ("cpu", "cuda")
-    with pytest.raises(InputError, match="unknown device"):
-        resolve_device("tpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(InputError, match="no CUDA GPU"):
-            resolve_device("cuda")
 
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -257,15 +249,6 @@ def test_a_long_document_is_read_in_bounded_windows(tagger: Tagger, monkeypatch)
     assert max(map(len, windows)) <= 64 and sum(len(p) for p in places) == len(document)
 
 
-def test_pack_windows_keeps_documents_apart_and_long_sentences_whole() -> None:
-    from ner.encoding.reading import pack_windows
-
-    a, b, long = ["a"] * 3, ["b"] * 4, ["c"] * 9
-    windows, places = pack_windows([[a, b, long, a], [b], []], 8)
-    assert windows == [a + b, long, a, b]
-    assert places == [[(0, 0, 0, 3), (0, 1, 3, 4)], [(0, 2, 0, 9)], [(0, 3, 0, 3)], [(1, 0, 0, 4)]]
-
-
 def _memory_documents() -> list[list[list[str]]]:
     from tests.conftest import DOCUMENTS
 
@@ -341,3 +324,54 @@ def test_with_memory_spans_and_batches_change_nothing(memory_tagger: Tagger, mon
     ]
     scores = [e.score for f in found for e in f]
     assert scores == pytest.approx([e.score for p in flat for e in p.entities], abs=1e-5)
+
+
+class _TableBackend:
+    """A backend that is nothing but a table of emission scores per word: what the protocol asks
+    (:class:`ner.model.backend.Backend`), and nothing of PyTorch or of the network."""
+
+    device = "cpu"
+    parameters = 0
+
+    def __init__(self, tagger: Tagger, scores: dict[str, str]) -> None:
+        tags = tagger.encoder.tags.items
+        self.table = np.zeros((len(tagger.encoder.words), len(tags)), dtype=np.float32)
+        self.table[:, tags.index("O")] = 5.0
+        for word, tag in scores.items():
+            row = tagger.encoder.words.get(word.lower())
+            self.table[row] = 0.0
+            self.table[row, tags.index(tag)] = 5.0
+        self.crf = crf.CrfScores(
+            *(np.zeros(s, dtype=np.float32) for s in (len(tags), (len(tags),) * 2, len(tags)))
+        )
+
+    def emissions(self, arrays: Arrays) -> np.ndarray:
+        return self.table[arrays.words]
+
+    def states(self, arrays: Arrays) -> np.ndarray:
+        raise AssertionError("a model without memory never asks for states")
+
+    emit = emit_recalled = states
+
+    def recall(self, states: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        raise AssertionError("a model without memory never recalls")
+
+    def transitions(self) -> crf.CrfScores:
+        return self.crf
+
+
+def test_any_backend_with_the_protocol_tags_through_the_one_tagger(tagger: Tagger) -> None:
+    """A third backend plugs in behind the same Tagger: the scheme's constraints, entities, scores
+    and character offsets all come from the tagger."""
+    table = Tagger(
+        _TableBackend(tagger, {"Alice": "B-PER", "Walker": "E-PER", "Paris": "S-LOC"}),  # the model's IOBES
+        tagger.encoder,
+        tagger.config,
+        tagger.model_scheme,
+        tagger.data_scheme,
+        dict(tagger.metadata),
+    )
+    (found,) = table.tag_texts(["Alice Walker visited Paris."])
+    assert [(e.text, e.label) for e in found] == [("Alice Walker", "PER"), ("Paris", "LOC")]
+    assert all(0.9 < e.score <= 1.0 for e in found)
+    assert table.device == "cpu" and table.backend.parameters == 0

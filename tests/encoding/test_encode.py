@@ -1,3 +1,5 @@
+"""Tokens to padded index arrays (:mod:`ner.encoding.encode`)."""
+
 import torch
 
 from ner.encoding.batch import Batch, collate
@@ -5,7 +7,7 @@ from ner.encoding.encode import Encoder, casing
 from ner.encoding.vocab import Vocab, WordVocab
 
 
-def _encoder() -> Encoder:
+def small_encoder() -> Encoder:
     return Encoder(
         WordVocab(["paris", "is", "nice", "0000"]), Vocab(list("Parisnce")), Vocab(["O"], specials=False)
     )
@@ -17,7 +19,7 @@ def test_casing_classes() -> None:
 
 
 def test_fast_batch_equals_collate_of_encodings() -> None:
-    enc = _encoder()
+    enc = small_encoder()
     sentences = [["Paris", "is", "nice", "Paris"], ["1996", "Zürich", "x" * 40], ["is"]]
     fast = Batch.of(enc.arrays(sentences))
     slow = collate([enc.encode(s) for s in sentences])
@@ -33,21 +35,11 @@ def test_fast_batch_equals_collate_of_encodings() -> None:
     assert fast.chars.shape[0] == 1 + 6  # padding + six distinct tokens
 
 
-def test_collate_builds_right_padded_bool_mask() -> None:
-    enc = Encoder(WordVocab(["paris", "is", "nice"]), Vocab(list("Parisnce")), Vocab(["O"], specials=False))
-    batch = collate([enc.encode(["Paris", "is"]), enc.encode(["nice"])])
-    assert batch.mask.dtype == torch.bool
-    assert batch.mask.tolist() == [[True, True], [True, False]]
-    assert batch.tags is None
-    assert batch.chars.shape == (4, 5)  # padding row + three distinct spellings
-    assert batch.char_index.tolist() == [[1, 2], [3, 0]]
-
-
 def test_remembered_encodings_are_bounded_and_change_nothing(monkeypatch) -> None:
     import ner.encoding.encode
 
     monkeypatch.setattr(ner.encoding.encode, "CACHE_TOKENS", 3)
-    enc = _encoder()
+    enc = small_encoder()
     sentences = [["Paris", "is", "nice"], ["1996", "Zürich", "is", "Paris"]]
     first = Batch.of(enc.arrays(sentences))
     assert len(enc._known) <= 3
@@ -57,17 +49,3 @@ def test_remembered_encodings_are_bounded_and_change_nothing(monkeypatch) -> Non
     for other in (again, cold):
         for name in ("words", "chars", "char_index", "casing", "mask", "lengths"):
             assert torch.equal(getattr(first, name), getattr(other, name)), name
-
-
-def test_block_batches_keep_blocks_whole_and_cover_every_sentence() -> None:
-    import numpy as np
-
-    from ner.encoding.batch import block_batches
-
-    blocks = [[0, 1, 2], [3], [4, 5, 6, 7, 8], [9, 10]]
-    batches = list(block_batches(blocks, 4, np.random.default_rng(0)))
-    assert sorted(i for b in batches for i in b) == list(range(11))
-    for batch in batches:
-        assert len(batch) <= 4 or batch == [4, 5, 6, 7, 8]  # a bigger block makes a batch of its own
-        for block in blocks:
-            assert set(block) <= set(batch) or not set(block) & set(batch)
