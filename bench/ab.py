@@ -42,8 +42,12 @@ def worker(model: Path, dev: Path, no_network: bool, documents: bool, raw: bool 
     """Serve timing orders from stdin ("lone N", "bulk THREADS"), one number per line on stdout."""
     import torch
 
-    from ner.inference.tagger import Tagger
-    from ner.text.conll import read_conll
+    try:  # the layout since the layers; older revisions had flat modules
+        from ner.inference.tagger import Tagger
+        from ner.text.conll import read_conll
+    except ImportError:
+        from ner.conll import read_conll  # type: ignore[no-redef]
+        from ner.tagger import Tagger  # type: ignore[no-redef]
 
     tagger = Tagger.load(model, "cpu")
     corpus = read_conll(dev)
@@ -62,7 +66,8 @@ def worker(model: Path, dev: Path, no_network: bool, documents: bool, raw: bool 
             tagger.predict(sentences)
 
     if no_network:
-        network = tagger.model.emissions
+        model = getattr(tagger, "backend", tagger).model  # the PyTorch network, in either layout
+        network = model.emissions
         remembered: dict[tuple[Any, ...], Any] = {}
 
         def emissions(batch: Any) -> Any:
@@ -71,7 +76,7 @@ def worker(model: Path, dev: Path, no_network: bool, documents: bool, raw: bool 
                 remembered[key] = network(batch)
             return remembered[key]
 
-        tagger.model.emissions = emissions  # type: ignore[method-assign]
+        model.emissions = emissions
     bulk()  # warm-up, and every batch's emissions remembered
     with contextlib.suppress(ImportError):
         from ner.runtime import freeze_loaded_objects

@@ -16,7 +16,7 @@ import torch
 
 from ner.inference.tagger import Tagger
 from ner.model import crf
-from ner.model.network import FORBIDDEN
+from ner.model.kernels import masked_crf_scores
 from ner.text.conll import read_conll
 from ner.text.evaluate import evaluate
 from ner.text.tags import convert
@@ -28,12 +28,8 @@ def decode(marginals: list[np.ndarray], tagger: Tagger) -> list[list[str]]:
     """The most likely path through each sentence's token marginals that the scheme allows, as
     tags in the data's scheme."""
     n = len(tagger.encoder.tags.items)
-    allowed = tagger.allowed  # (n + 2, n + 2): row n is the start, column n + 1 the end
-    moves = crf.CrfScores(
-        np.where(allowed[n, :n], 0.0, FORBIDDEN),
-        np.where(allowed[:n, :n], 0.0, FORBIDDEN),
-        np.where(allowed[:n, n + 1], 0.0, FORBIDDEN),
-    )
+    zeros = np.zeros(n), np.zeros((n, n)), np.zeros(n)
+    moves = masked_crf_scores(*zeros, tagger.allowed)  # only what the scheme forbids
     tags = tagger.encoder.tags.items
     out = []
     for m in marginals:

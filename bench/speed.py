@@ -21,7 +21,7 @@ import torch
 
 from ner.encoding.batch import buckets, collate
 from ner.inference.tagger import Tagger
-from ner.model.config import ModelConfig
+from ner.model.config import ModelConfig, Sizes
 from ner.model.network import BiLstmCrf
 from ner.runtime import freeze_loaded_objects, resolve_device
 from ner.text.conll import read_conll
@@ -91,9 +91,8 @@ def training(
     corpus = read_conll(train_file)
     vectors = load_vectors(embeddings or config.get("embeddings", "glove-6b-50d"))
     encoder, _ = build_vocabs(corpus, vectors, cfg.glove_limit, cfg.scheme)
-    model = BiLstmCrf(
-        ModelConfig(len(encoder.words), len(encoder.chars), len(encoder.tags), vectors.dim, **config["model"])
-    ).to(device)
+    sizes = Sizes(len(encoder.words), len(encoder.chars), len(encoder.tags))
+    model = BiLstmCrf(ModelConfig(vectors.dim, **config["model"]), sizes).to(device)
     optimizer = make_optimizer(model.parameters(), cfg)
     encoded = [encoder.encode(s.tokens, convert(s.tags, cfg.scheme)) for s in corpus.sentences]
     order = list(buckets([len(e.words) for e in encoded], cfg.batch_size, np.random.default_rng(0)))

@@ -56,7 +56,7 @@ def time_paths(model: BiLstmCrf, x: torch.Tensor, lengths: torch.Tensor) -> tupl
 
 def over_file(tagger: Tagger, dev: Path) -> None:
     """Both paths of the char CNN and of the LSTM over ``dev`` in length-sorted batches of 256."""
-    model = tagger.model
+    model = tagger.backend.model
     sentences = sorted((s.tokens for s in read_conll(dev).sentences), key=len)
     batches = [Batch.of(tagger.encoder.arrays(sentences[i : i + 256])) for i in range(0, len(sentences), 256)]
     cnn = model.char_cnn
@@ -95,7 +95,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     tagger = Tagger.load(args.model, "cpu")
-    model = tagger.model.eval()
+    model = tagger.backend.model.eval()
     if args.dev:
         over_file(tagger, args.dev)
     generator = torch.Generator().manual_seed(0)

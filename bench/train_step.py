@@ -20,7 +20,7 @@ import torch
 
 from ner.encoding.batch import buckets, collate
 from ner.encoding.encode import Encoded, Encoder
-from ner.model.config import ModelConfig
+from ner.model.config import ModelConfig, Sizes
 from ner.model.network import BiLstmCrf
 from ner.text.conll import read_conll
 from ner.text.tags import convert
@@ -36,9 +36,7 @@ def _time(
     encoder: Encoder, matrix: np.ndarray, encoded: list[Encoded], order: list[list[int]], frozen: bool
 ) -> dict[str, float]:
     torch.manual_seed(1)
-    sizes = {"num_words": len(encoder.words), "num_chars": len(encoder.chars), "num_tags": len(encoder.tags)}
-    config = ModelConfig(**sizes)
-    model = BiLstmCrf(config)
+    model = BiLstmCrf(ModelConfig(), Sizes(len(encoder.words), len(encoder.chars), len(encoder.tags)))
     assert isinstance(model.word_embed, torch.nn.Embedding)
     model.word_embed.weight.data.copy_(torch.from_numpy(matrix))
     if frozen:

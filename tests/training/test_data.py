@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from ner.text.conll import read_conll
+from ner.training.config import TrainConfig
 from ner.training.data import build_vocabs, singleton_rows
 from ner.training.embeddings import load_vectors
-from ner.training.train import TrainConfig
 from tests.conftest import TINY_TRAIN
 
 SHORT = replace(TINY_TRAIN, epochs=4, unk_replace=0.5)

@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from ner.inference.tagger import Tagger
-from ner.text.conll import read_conll
-from ner.training.embeddings import load_vectors
-from ner.training.train import EpochRecord, Interrupted, TrainConfig, resume_path, train
+from ner.text.conll import Corpus, read_conll
+from ner.training.config import TrainConfig
+from ner.training.embeddings import Vectors, load_vectors
+from ner.training.train import EpochRecord, History, Interrupted, resume_path, train
 from tests.conftest import TINY_MODEL, TINY_TRAIN
 
 SHORT = replace(TINY_TRAIN, epochs=4, unk_replace=0.5)
@@ -33,6 +34,13 @@ def _run(
         resume,  # type: ignore[arg-type]
     )
     return [r.loss for r in history.epochs]
+
+
+def _train_with_memory(config: TrainConfig, corpus: Corpus, vectors: Vectors, out: Path) -> History:
+    """The tiny model with document memory, trained and checked on ``corpus``."""
+    from tests.conftest import MEMORY
+
+    return train({**TINY_MODEL, "memory": MEMORY}, config, corpus, corpus, vectors, out, torch.device("cpu"))
 
 
 def test_seeded_runs_are_identical_and_write_metrics(data_dir: Path, tmp_path: Path) -> None:
@@ -185,7 +193,7 @@ def test_lowercase_with_memory_lowers_whole_blocks(
     import ner.training.data
     import ner.training.train
     from ner.encoding.encode import casing
-    from tests.conftest import DOCUMENTS, MEMORY, write_documents
+    from tests.conftest import DOCUMENTS, write_documents
 
     corpus = read_conll(write_documents(tmp_path / "documents.txt", DOCUMENTS * 4))
     capitals = {casing("Word"), casing("WORD")}
@@ -204,15 +212,7 @@ def test_lowercase_with_memory_lowers_whole_blocks(
     monkeypatch.setattr(ner.training.train, "collate", recording)
     config = replace(TINY_TRAIN, epochs=3, memory_dropout=0.0, lowercase=0.5)
     vectors = load_vectors(str(data_dir / "glove.txt"))
-    train(
-        {**TINY_MODEL, "memory": MEMORY},
-        config,
-        corpus,
-        corpus,
-        vectors,
-        tmp_path / "m.pt",
-        torch.device("cpu"),
-    )
+    _train_with_memory(config, corpus, vectors, tmp_path / "m.pt")
     assert all(len(kept) == 1 for kept in per_block)  # never half a block
     assert {True, False} == {kept for block in per_block for kept in block}  # some blocks of each
 
@@ -370,20 +370,12 @@ def test_a_run_with_its_own_embedding_rate_resumes_as_if_never_stopped(
 def test_reflow_trains_with_memory_and_is_ignored_without(
     data_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from tests.conftest import DOCUMENTS, MEMORY, write_documents
+    from tests.conftest import DOCUMENTS, write_documents
 
     corpus = read_conll(write_documents(tmp_path / "documents.txt", DOCUMENTS * 2))
     vectors = load_vectors(str(data_dir / "glove.txt"))
     config = replace(TINY_TRAIN, epochs=2, reflow=0.5, lowercase=0.5)
-    history = train(
-        {**TINY_MODEL, "memory": MEMORY},
-        config,
-        corpus,
-        corpus,
-        vectors,
-        tmp_path / "m.pt",
-        torch.device("cpu"),
-    )
+    history = _train_with_memory(config, corpus, vectors, tmp_path / "m.pt")
     assert len(history.epochs) == 2
     train(TINY_MODEL, config, corpus, corpus, vectors, tmp_path / "n.pt", torch.device("cpu"))
     assert "reflow = 0.5 is ignored: it needs document memory" in caplog.text
