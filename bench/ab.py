@@ -78,10 +78,10 @@ def worker(model: Path, dev: Path, no_network: bool, documents: bool, raw: bool 
 
         model.emissions = emissions
     bulk()  # warm-up, and every batch's emissions remembered
-    with contextlib.suppress(ImportError):
-        from ner.runtime import freeze_loaded_objects
-
-        freeze_loaded_objects()
+    for home in ("ner.runtime", "ner.process"):  # where it lives since the layers, and before
+        with contextlib.suppress(ImportError):
+            __import__(home, fromlist=["freeze_loaded_objects"]).freeze_loaded_objects()
+            break
     print("ready", flush=True)
     for line in sys.stdin:
         order, value = line.split()
