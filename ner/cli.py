@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ner.model.bundled import default_model_path
 from ner.runtime import InputError, WorkerDied
+from ner.text.spans import ALIGNS, DATA_FORMATS
 from ner.text.tags import SCHEMES
 
 if TYPE_CHECKING:
@@ -27,6 +28,23 @@ log = logging.getLogger("ner")
 
 def _add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (the GPU if there is one), cpu or cuda")
+
+
+DATA_HELP = (
+    "CoNLL, or JSON (Lines) of texts with character-offset entities (doccano, Label Studio, spaCy, ner)"
+)
+
+
+def _add_data_format(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-format", choices=DATA_FORMATS, default=None,
+        help="format of the data files (default: .json/.jsonl are span data of a detected shape, else conll)",
+    )  # fmt: skip
+    p.add_argument(
+        "--align", choices=ALIGNS, default="strict",
+        help="span data: an entity whose edges are not token edges is an error (strict), or grows to the "
+        "tokens it touches (expand) or shrinks to those inside it (contract)",
+    )  # fmt: skip
 
 
 class _Help(argparse.RawDescriptionHelpFormatter):
@@ -82,8 +100,9 @@ def _parser() -> argparse.ArgumentParser:
         "ner train --train train.txt --dev valid.txt --out runs/model.pt",
     )  # fmt: skip
     t.add_argument("--config", type=Path, help="TOML file with [model] and [train] tables (configs/)")
-    t.add_argument("--train", dest="train_file", type=Path, required=True, help="training CoNLL file")
-    t.add_argument("--dev", type=Path, required=True, help="development CoNLL file (model selection)")
+    t.add_argument("--train", dest="train_file", type=Path, required=True, help=f"training data: {DATA_HELP}")
+    t.add_argument("--dev", type=Path, required=True, help="development data (model selection), as --train")
+    _add_data_format(t)
     t.add_argument(
         "--embeddings", default=None, help="glove-6b-50d (the default) or a GloVe/word2vec text file"
     )
@@ -122,7 +141,8 @@ def _parser() -> argparse.ArgumentParser:
         "ner evaluate --data valid.txt --model runs/model.pt",
     )  # fmt: skip
     e.add_argument("--model", type=Path, default=None, help="checkpoint (default: the bundled model)")
-    e.add_argument("--data", type=Path, required=True, help="tagged CoNLL file")
+    e.add_argument("--data", type=Path, required=True, help=f"tagged data: {DATA_HELP}")
+    _add_data_format(e)
     e.add_argument("--scheme", choices=SCHEMES, help="tag scheme of the file (default: detected)")
     e.add_argument("--json", action="store_true", help="print JSON instead of a table")
     e.add_argument(
@@ -140,7 +160,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     source = c.add_mutually_exclusive_group(required=True)
     source.add_argument(
-        "--data", type=Path, help="tagged CoNLL file the model did not train on (the dev set)"
+        "--data",
+        type=Path,
+        help="tagged data the model did not train on (the dev set), as ner evaluate reads",
     )
     source.add_argument(
         "--temperature-from", type=Path, metavar="CHECKPOINT",
@@ -148,6 +170,7 @@ def _parser() -> argparse.ArgumentParser:
         "run of the same recipe that dev selected",
     )  # fmt: skip
     c.add_argument("--half", choices=("even", "odd", "all"), default="even", help="sentences to fit on")
+    _add_data_format(c)
     _add_device(c)
 
     g = sub.add_parser(
@@ -252,7 +275,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ner.runtime import resolve_device
-    from ner.text.conll import read_conll
+    from ner.text.spans import read_corpus
     from ner.training.config import load_recipe
     from ner.training.embeddings import GLOVE_PACKAGE, load_vectors
     from ner.training.train import EpochRecord, Interrupted, resume_path, train
@@ -269,8 +292,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise InputError("already exists (pass --force to overwrite it)", out)
     device = resolve_device(args.device)
     embeddings = args.embeddings or recipe.embeddings or GLOVE_PACKAGE
-    train_data = read_conll(args.train_file, args.scheme)
-    dev_data = read_conll(args.dev, args.scheme or train_data.scheme)
+    style, fmt, align = cfg.tokenizer, args.data_format, args.align
+    train_data = read_corpus(args.train_file, fmt, style, align, args.scheme)
+    dev_data = read_corpus(args.dev, fmt, style, align, args.scheme or train_data.scheme)
     if cfg.final:
         from ner.training.data import joined
 
@@ -335,10 +359,11 @@ def _load_tagger(path: Path | None, device: str, backend: BackendName = "torch")
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ner.inference.evaluation import evaluate_tagger
-    from ner.text.conll import read_conll
+    from ner.text.spans import read_corpus
 
     tagger = _load_tagger(args.model, args.device)
-    result = evaluate_tagger(tagger, read_conll(args.data, args.scheme), args.strict)
+    data = read_corpus(args.data, args.data_format, tagger.tokenizer_style, args.align, args.scheme)
+    result = evaluate_tagger(tagger, data, args.strict)
     if args.json:
         print(json.dumps({**result.report.to_dict(), "seen_in_training": bool(result.seen)}, indent=2))
     else:
@@ -351,7 +376,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from ner.inference.calibrate import calibrate
     from ner.model.checkpoint import load_checkpoint, save_atomic
-    from ner.text.conll import read_conll
+    from ner.text.spans import read_corpus
 
     path = args.model or default_model_path()
     tagger = _load_tagger(path, args.device)
@@ -366,7 +391,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         print(f"temperature {temperature:.2f} copied from {source}; updated {path}")
         return 0
     try:
-        calibration = calibrate(tagger, read_conll(args.data), args.half)
+        data = read_corpus(args.data, args.data_format, tagger.tokenizer_style, args.align)
+        calibration = calibrate(tagger, data, args.half)
     except InputError as exc:
         raise InputError(f"{path}: {exc.reason}", args.data) from None
     save_atomic(tagger.checkpoint(), path)

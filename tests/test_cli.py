@@ -650,3 +650,40 @@ def test_text_as_people_type_it_gets_the_same_entities_from_ner_tag_post_tag_and
 
     assert spans(rows) == spans(served) == spans(library)
     assert any(spans(library))  # the tiny model finds something in them
+
+
+def test_span_data_trains_and_evaluates_from_the_command_line(data_dir: Path, tmp_path: Path, capsys) -> None:
+    """The training sentences written as doccano JSON Lines (one text per document): a model trains on
+    them and is scored on every entity of them; a span off token edges is an error (exit 2) unless
+    --align says otherwise."""
+    from ner.text.conll import read_conll
+
+    records = []
+    for document in read_conll(data_dir / "train.txt").documents():
+        text, spans = "", []
+        for sentence in document:
+            for token, tag in zip(sentence.tokens, sentence.tags):
+                if tag.startswith("B-"):
+                    spans.append([len(text), len(text) + len(token), tag[2:]])
+                elif tag.startswith("I-"):
+                    spans[-1][1] = len(text) + len(token)
+                text += token + " "
+            text = text[:-1] + "\n"
+        records.append({"text": text, "label": spans})
+    spans_file = tmp_path / "train.jsonl"
+    spans_file.write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = tmp_path / "spans.pt"
+    args = _train_args(data_dir, tmp_path, out, "--tokenizer", "whitespace")
+    args[args.index("--train") + 1] = args[args.index("--dev") + 1] = str(spans_file)
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--model", str(out), "--data", str(spans_file), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["seen_in_training"] is True and report["overall"]["gold"] == sum(
+        len(r["label"]) for r in records
+    )
+    records[0]["label"][0][1] -= 1  # now ends inside a word
+    spans_file.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert main(["evaluate", "--model", str(out), "--data", str(spans_file)]) == 2
+    assert "does not fall on token boundaries" in capsys.readouterr().err
+    assert main(["evaluate", "--model", str(out), "--data", str(spans_file), "--align", "expand"]) == 0
