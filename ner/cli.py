@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ner.corpus.formats import OUTPUT_FORMATS
 from ner.model.bundled import default_model_path
 from ner.runtime import InputError, WorkerDied
 from ner.text.spans import ALIGNS, DATA_FORMATS
@@ -190,8 +191,9 @@ def _parser() -> argparse.ArgumentParser:
         help="input format (default: from the name)",
     )
     g.add_argument(
-        "--output-format", choices=("jsonl", "conll"), default=None,
-        help="output format (default: conll for CoNLL input, unless the output is named .jsonl)",
+        "--output-format", choices=OUTPUT_FORMATS, default=None,
+        help="output format (default: conll for CoNLL input, unless the output is named .jsonl); "
+        "labelstudio and doccano write pre-annotations those tools import, scores included",
     )  # fmt: skip
     g.add_argument("--text-field", default="text", help="the JSON field holding the text (jsonl input)")
     g.add_argument("--workers", type=int, default=None, help="model processes (default: the CPU count)")

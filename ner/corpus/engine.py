@@ -29,6 +29,7 @@ from ner.corpus.formats import (
     ChunkResult,
     Format,
     Job,
+    OutputFormat,
     detect_format,
     parse_record,
     read_chunks,
@@ -94,10 +95,14 @@ class ChunkWork:
         found = self._entities(texts, split)
         result.records = len(records)
         result.tokens = sum(len(s) for sentences in split for s in sentences)
-        return "".join(
-            json.dumps({**record, "entities": ents}, ensure_ascii=False) + "\n"
-            for record, ents in zip(records, found)
-        )
+        shape = self.job.output_format
+        if shape == "labelstudio":
+            out = [labelstudio_task(r, field, e, self.tagger.name) for r, e in zip(records, found)]
+        elif shape == "doccano":
+            out = [doccano_record(r, field, e) for r, e in zip(records, found)]
+        else:
+            out = [{**record, "entities": ents} for record, ents in zip(records, found)]
+        return "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in out)
 
     def _sentences(self, text: str, number: int) -> list[list[Token]]:
         try:
@@ -163,6 +168,37 @@ class ChunkWork:
             + "\n"
             for s, t, e in zip(sentences, tokens, found)
         )
+
+
+def labelstudio_task(
+    record: dict[str, Any], field: str, found: list[dict[str, Any]], model: str
+) -> dict[str, Any]:
+    """A Label Studio task holding the record (its text as ``data.text``, as a ``<Text value="$text">``
+    labelling config reads it) and the model's entities as a prediction to correct: ``Labels`` named
+    ``label`` on ``text``, each with its score, and the task's score the least sure entity's (Label
+    Studio sorts tasks by it)."""
+    data = {k: v for k, v in record.items() if k != field} | {"text": record[field]}
+    result = [
+        {
+            "id": f"e{k}",
+            "from_name": "label",
+            "to_name": "text",
+            "type": "labels",
+            "value": {"start": e["start"], "end": e["end"], "text": e["text"], "labels": [e["label"]]},
+            "score": e["score"],
+        }
+        for k, e in enumerate(found)
+    ]
+    score = min((e["score"] for e in found), default=1.0)
+    return {"data": data, "predictions": [{"model_version": model, "score": score, "result": result}]}
+
+
+def doccano_record(record: dict[str, Any], field: str, found: list[dict[str, Any]]) -> dict[str, Any]:
+    """A doccano sequence-labelling record: ``text`` and ``label`` triples, the record's other fields
+    kept (doccano shows them as metadata), each entity's score in ``scores``."""
+    rest = {k: v for k, v in record.items() if k not in (field, "label")}
+    labels = [[e["start"], e["end"], e["label"]] for e in found]
+    return rest | {"text": record[field], "label": labels, "scores": [e["score"] for e in found]}
 
 
 _WORKER: ChunkWork | None = None  # the tagger of a worker process, set before it forks or as it starts
@@ -266,7 +302,7 @@ class TagRun:
     output: str  # a file, or - for stdout
     model: Path | None = None  # None: the bundled model
     format: Format | None = None  # None: from the input's name (text for stdin)
-    output_format: Literal["jsonl", "conll"] | None = None  # None: conll for conll, unless named .jsonl
+    output_format: OutputFormat | None = None  # None: conll for conll, unless named .jsonl
     text_field: str = "text"
     skip_bad: bool = False
     batch_size: int = 256
@@ -346,6 +382,7 @@ def tag_file(run: TagRun, progress: Progress | None = None) -> TagReport:
     freeze_loaded_objects()
     output = Output(run.output, resume=run.resume, force=run.force, inputs=(run.input,))
     chunks = _located(read_chunks(stream, fmt), run.input)
+    kept = 0
     if run.resume:
         try:
             kept, chunks = skip_done(chunks, job, output.kept_lines)
@@ -354,6 +391,9 @@ def tag_file(run: TagRun, progress: Progress | None = None) -> TagReport:
         output.keep_lines(kept)
         log.info("resuming after %d lines of %s", kept, partial_path(Path(run.output)))
     pool = worker_pool(work, workers, str(model), run.device) if workers > 1 else None
+    # Label Studio imports a JSON array: one task a line, the first after "[", the others after ","
+    array = out_format == "labelstudio"
+    opened = kept > 0  # tasks already in the partial output
     report = TagReport()
     done_bytes = 0
     started = time.monotonic()
@@ -362,7 +402,12 @@ def tag_file(run: TagRun, progress: Progress | None = None) -> TagReport:
     with stop_on_signals() as caught:
         try:
             for result in tag_chunks(chunks, work, pool):
-                output.write(result.text)
+                text = result.text
+                if array and text:
+                    lines = text.splitlines(keepends=True)
+                    text = "".join(("," if opened or k else "[") + line for k, line in enumerate(lines))
+                    opened = True
+                output.write(text)
                 report.records += result.records
                 report.tokens += result.tokens
                 for line, reason in result.bad:
@@ -383,6 +428,8 @@ def tag_file(run: TagRun, progress: Progress | None = None) -> TagReport:
             if pool is not None:
                 pool.shutdown(wait=finished, cancel_futures=True)
             if finished and not caught:
+                if array:
+                    output.write("]\n" if opened else "[]\n")
                 output.finish()  # the output gets its name only here, after a complete write
             else:
                 output.close()  # stopped, or failed (a full disk, a dead worker): the partial file stays

@@ -27,6 +27,8 @@ from ner.text.conll import DOCSTART
 log = logging.getLogger(__name__)
 
 Format = Literal["jsonl", "text", "conll"]
+OutputFormat = Literal["jsonl", "conll", "labelstudio", "doccano"]
+OUTPUT_FORMATS: tuple[OutputFormat, ...] = ("jsonl", "conll", "labelstudio", "doccano")
 FORMATS: tuple[Format, ...] = ("jsonl", "text", "conll")
 SUFFIXES: dict[str, str] = {  # a file name's suffix (.gz aside) -> its format; parquet: Ray only
     ".parquet": "parquet",
@@ -78,7 +80,10 @@ class Job:
 
     Attributes:
         input_format: ``jsonl``, ``text`` or ``conll``.
-        output_format: ``jsonl`` or ``conll`` (``conll`` only from ``conll`` input).
+        output_format: ``jsonl``, ``conll`` (only from ``conll`` input), or pre-annotations for an
+            annotation tool (only from ``text`` or ``jsonl`` input): ``labelstudio`` (tasks with
+            ``predictions``, a JSON array with one task a line) or ``doccano`` (JSON Lines with
+            ``label`` triples).
         text_field: the JSON field that holds the text.
         skip_bad: skip (and count) a bad record instead of stopping at it.
         sentence_tokens: raw-text sentences longer than this are cut, as the service cuts them.
@@ -86,7 +91,7 @@ class Job:
     """
 
     input_format: Format
-    output_format: Literal["jsonl", "conll"]
+    output_format: OutputFormat
     text_field: str = "text"
     skip_bad: bool = False
     sentence_tokens: int = 128
@@ -95,6 +100,8 @@ class Job:
     def __post_init__(self) -> None:
         if self.output_format == "conll" and self.input_format != "conll":
             raise InputError(f"CoNLL output needs CoNLL input, not {self.input_format}")
+        if self.output_format in ("labelstudio", "doccano") and self.input_format == "conll":
+            raise InputError(f"{self.output_format} output needs texts (text or jsonl input), not CoNLL")
 
 
 @dataclass(frozen=True)

@@ -118,3 +118,39 @@ def test_tag_file_is_the_local_engine_without_the_command_line(model_path: Path,
         tag_file(TagRun(str(source), str(out), model_path, workers=1))
     small = TagRun(str(source), str(out), device="cpu")
     assert plan_backend(small, 1, 1000) == "numpy" and plan_backend(small, 1, 10**8) == "torch"
+
+
+def test_pre_annotations_for_label_studio_and_doccano_read_back(model_path: Path, tmp_path: Path) -> None:
+    from ner.corpus.engine import TagRun, tag_file
+    from ner.text.spans import read_records
+
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"body": "Alice Walker visited Paris.", "id": 7}\n{"body": "Nothing."}\n')
+    studio, doccano = tmp_path / "tasks.json", tmp_path / "pre.jsonl"
+    for out, shape in ((studio, "labelstudio"), (doccano, "doccano")):
+        run = TagRun(str(source), str(out), model_path, output_format=shape, text_field="body", workers=1)
+        tag_file(run)
+    tasks = json.loads(studio.read_text())  # one JSON array, as Label Studio imports it
+    assert [t["data"] for t in tasks] == [
+        {"text": "Alice Walker visited Paris.", "id": 7},
+        {"text": "Nothing."},
+    ]
+    (prediction,) = tasks[0]["predictions"]
+    values = [r["value"] for r in prediction["result"]]
+    assert [(v["text"], v["labels"]) for v in values] == [("Alice Walker", ["PER"]), ("Paris", ["LOC"])]
+    assert prediction["score"] == min(r["score"] for r in prediction["result"])
+    shape, records, _ = read_records(doccano)  # what doccano exports after correction reads back
+    assert shape == "doccano" and [(s.start, s.end, s.label) for s in records[0].spans] == [
+        (0, 12, "PER"),
+        (21, 26, "LOC"),
+    ]
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    tag_file(
+        TagRun(str(empty), str(tmp_path / "none.json"), model_path, output_format="labelstudio", workers=1)
+    )
+    assert json.loads((tmp_path / "none.json").read_text()) == []
+    with pytest.raises(InputError, match="labelstudio output needs texts"):
+        conll = tmp_path / "c.conll"
+        conll.write_text("Alice B-PER\n")
+        tag_file(TagRun(str(conll), str(tmp_path / "x.json"), model_path, output_format="labelstudio"))
