@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
         api_keys=settings.keys(),
         log_requests=settings.access_log,
         max_in_flight=settings.limit_concurrency,
+        paths=lambda: _route_paths(app.routes),
     )
     if settings.origins():  # outermost: preflight requests are answered before the key is asked for
         from starlette.middleware.cors import CORSMiddleware
@@ -115,6 +116,18 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     return app
+
+
+def _route_paths(routes: Iterable[Any]) -> list[str]:
+    """The paths of ``routes``, those of included routers too (FastAPI keeps them nested)."""
+    paths = []
+    for route in routes:
+        if isinstance(getattr(route, "path", None), str):
+            paths.append(route.path)
+        inner = getattr(getattr(route, "original_router", route), "routes", None)
+        if inner is not None and inner is not routes:
+            paths.extend(_route_paths(inner))
+    return paths
 
 
 def _publish_limits(app: FastAPI, settings: Settings) -> None:

@@ -10,7 +10,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -47,8 +47,11 @@ class Gatekeeper:
         api_keys: list[str],
         log_requests: bool,
         max_in_flight: int = 1000,
+        paths: Callable[[], Iterable[str]] = tuple,
     ) -> None:
         self.app = app
+        self._paths = paths  # the app's routes, read at the first request (all routes exist by then)
+        self._known: frozenset[str] | None = None
         self.max_in_flight = max_in_flight
         self.in_flight = 0  # requests in progress, probes aside
         self.metrics = metrics
@@ -90,7 +93,7 @@ class Gatekeeper:
                         {"Retry-After": "1"},
                     )
                 self._check_key(scope["path"], headers)
-                receive = await self._read_body(headers, receive)
+                receive = await self._read_body(headers, receive, scope["method"] == "POST")
             except _Refused as refused:
                 await refused.response(scope, receive, record)
             else:
@@ -115,9 +118,11 @@ class Gatekeeper:
                 {"WWW-Authenticate": "Bearer"},
             )
 
-    async def _read_body(self, headers: dict[bytes, bytes], receive: Receive) -> Receive:
+    async def _read_body(self, headers: dict[bytes, bytes], receive: Receive, json: bool) -> Receive:
         """The whole body read here, so that its size is known before anything parses it; the app
-        gets it back as one message."""
+        gets it back as one message. With ``json`` (every POST route here takes JSON), a body must
+        say it is JSON and be UTF-8, as JSON is (RFC 8259): 415 or 400 saying which, not the
+        parser's "There was an error parsing the body"."""
         length = headers.get(b"content-length")
         chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
         if length is None and not chunked:
@@ -145,10 +150,17 @@ class Gatekeeper:
                 raise too_large
             chunks.append(chunk)
             if not message.get("more_body", False):
-                return _replay(b"".join(chunks), receive)
+                body = b"".join(chunks)
+                if json and body:
+                    _check_json(headers.get(b"content-type", b""), body)
+                return _replay(body, receive)
 
     def _measure(self, scope: Scope, status: int, started: float, request_id: str) -> None:
-        path = getattr(scope.get("route"), "path", "unmatched")
+        path = getattr(scope.get("route"), "path", None)
+        if path is None:  # refused before routing (401, 413, ...), or a route of Starlette's own (/docs)
+            if self._known is None:
+                self._known = frozenset(self._paths())
+            path = scope["path"] if scope["path"] in self._known else "unmatched"
         method = scope["method"] if scope["method"] in METHODS else "OTHER"
         seconds = time.perf_counter() - started
         self.metrics.requests.labels(path, method, str(status)).inc()
@@ -171,6 +183,23 @@ class Gatekeeper:
                     "ms": round(1000 * seconds, 2),
                 },
             )
+
+
+def _check_json(content_type: bytes, body: bytes) -> None:
+    """Refuse a body that is not declared JSON (415) or is not UTF-8 (400)."""
+    media = content_type.split(b";")[0].strip().lower().decode("latin-1")
+    if media != "application/json" and not media.endswith("+json"):
+        given = repr(media) if media else "none"
+        raise _Refused(
+            415,
+            {"detail": f"the body must be JSON with 'Content-Type: application/json' (got {given})"},
+        )
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _Refused(
+            400, {"detail": f"the body is not UTF-8 (byte {exc.start + 1}); JSON must be"}
+        ) from None
 
 
 def _replay(body: bytes, receive: Receive) -> Callable[[], Awaitable[Message]]:

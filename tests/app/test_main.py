@@ -88,7 +88,31 @@ def test_broken_json_and_utf8_are_4xx(client: TestClient) -> None:
     bad = client.post(
         "/tag", content=b'{"texts": ["\xff\xfe"]}', headers={"content-type": "application/json"}
     )
-    assert 400 <= bad.status_code < 500
+    assert bad.status_code == 400
+    assert bad.json()["detail"] == "the body is not UTF-8 (byte 13); JSON must be"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "named"),
+    [
+        ("text/plain", "'text/plain'"),
+        ("application/x-www-form-urlencoded", "'application/x-www-form-urlencoded'"),
+        (None, "none"),
+    ],
+)
+def test_a_body_not_declared_json_is_415_naming_its_content_type(
+    client: TestClient, content_type: str | None, named: str
+) -> None:
+    headers = {} if content_type is None else {"content-type": content_type}
+    response = client.post("/tag", content=b'{"texts": ["Alice"]}', headers=headers)
+    assert response.status_code == 415
+    assert response.json()["detail"] == (
+        f"the body must be JSON with 'Content-Type: application/json' (got {named})"
+    )
+    ok = client.post(
+        "/tag", content=b'{"texts": ["Alice"]}', headers={"content-type": "application/json; charset=utf-8"}
+    )
+    assert ok.status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,14 @@ def test_api_keys_guard_everything_but_the_probes(tagger: Tagger) -> None:
         assert c.get("/info").status_code == 401
         assert c.get("/health").status_code == 200
         assert c.get("/ready").status_code == 200
+        c.get("/docs")
+        c.get("/openapi.json")
+        metrics = c.get("/metrics", headers={"Authorization": "Bearer k-one"}).text
+    # refused or not, each request is counted under its own route, never "unmatched"
+    assert 'method="POST",route="/tag",status="401"' in metrics
+    assert 'method="GET",route="/docs",status="401"' in metrics
+    assert 'method="GET",route="/openapi.json",status="401"' in metrics
+    assert 'route="unmatched"' not in metrics
 
 
 def test_request_ids_are_kept_or_made_and_logged(tagger: Tagger, caplog: pytest.LogCaptureFixture) -> None:
