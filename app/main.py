@@ -14,6 +14,7 @@ import torch
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
 from app.batcher import MicroBatcher
@@ -21,7 +22,7 @@ from app.deps import Ready
 from app.logs import configure as configure_logs
 from app.metrics import Metrics
 from app.middleware import Gatekeeper
-from app.routes import meta, tag
+from app.routes import meta, pages, tag
 from app.schemas import TagRequest, openapi_limits
 from app.settings import Settings
 from app.worker import process_worker, thread_worker
@@ -88,11 +89,15 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
         version=__version__,
         description="Named entities with character offsets and CRF confidences.",
         lifespan=lifespan,
+        docs_url=None,  # served by app.routes.pages with local assets, not a CDN's
+        redoc_url=None,
     )
     app.state.metrics = metrics
     app.state.ready = None
     app.include_router(tag.router)
     app.include_router(meta.router)
+    app.include_router(pages.router)
+    app.mount(pages.SWAGGER, StaticFiles(directory=pages.swagger_files()), name="swagger")
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
     _publish_limits(app, settings)
     app.add_middleware(

@@ -19,7 +19,9 @@ from app.metrics import Metrics
 
 access_log = logging.getLogger("app.access")
 
-OPEN_PATHS = frozenset({"/health", "/ready"})  # probes never need a key
+OPEN_PATHS = frozenset({"/health", "/ready"})  # probes never need a key, nor wait their turn
+PUBLIC_PATHS = OPEN_PATHS | {"/", "/ui"}  # no key needed: the page asks for one itself
+PUBLIC_PREFIX = "/static/"  # assets of the pages (Swagger UI's files): nothing of the model
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
@@ -104,7 +106,7 @@ class Gatekeeper:
             self._measure(scope, status, started, request_id)
 
     def _check_key(self, path: str, headers: dict[bytes, bytes]) -> None:
-        if not self.keys or path in OPEN_PATHS:
+        if not self.keys or path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIX):
             return
         scheme, _, token = headers.get(b"authorization", b"").partition(b" ")
         # every key is compared, each in constant time: the time says nothing about which matched
@@ -161,6 +163,8 @@ class Gatekeeper:
             if self._known is None:
                 self._known = frozenset(self._paths())
             path = scope["path"] if scope["path"] in self._known else "unmatched"
+            if path == "unmatched" and scope["path"].startswith(PUBLIC_PREFIX):
+                path = PUBLIC_PREFIX + "*"  # one label for every asset
         method = scope["method"] if scope["method"] in METHODS else "OTHER"
         seconds = time.perf_counter() - started
         self.metrics.requests.labels(path, method, str(status)).inc()
