@@ -64,7 +64,8 @@ class _Help(argparse.RawDescriptionHelpFormatter):
 
 
 DESCRIPTION = """\
-Named-entity recognition with a BiLSTM-CNN-CRF: train, evaluate, calibrate, tag files, serve HTTP.
+Named-entity recognition with a BiLSTM-CNN-CRF: train, evaluate, calibrate, tag files, choose what
+to label next, serve HTTP.
 Run 'ner COMMAND --help' for a command's flags and an example.
 
 exit codes: 0 done, 2 bad input (one line on stderr names the file and line), 130 interrupted
@@ -251,6 +252,24 @@ def _parser() -> argparse.ArgumentParser:
         help="print the study's leaderboard; runs no trials and writes nothing",
     )
     _add_device(u)
+
+    a = _command(
+        sub, "select", "choose what to label next: the records of a pool the model is least sure of",
+        "ner select --input pool.jsonl --n 200 --output next.json --output-format labelstudio",
+    )  # fmt: skip
+    a.add_argument("--model", type=Path, default=None, help="checkpoint (default: the bundled model)")
+    a.add_argument(
+        "--input", required=True, help="the pool: JSON Lines (text in --text-field) or a text per line"
+    )
+    a.add_argument("--output", required=True, help="the chosen records, most unsure first")
+    a.add_argument("--n", type=int, required=True, help="how many records to choose")
+    a.add_argument("--text-field", default="text", help="the JSON field holding the text")
+    a.add_argument(
+        "--output-format", choices=("jsonl", "labelstudio", "doccano"), default="jsonl",
+        help="jsonl: each record with its uncertainty and entities; labelstudio or doccano: pre-annotated "
+        "tasks to import",
+    )  # fmt: skip
+    a.add_argument("--force", action="store_true", help="replace an existing output")
 
     s = _command(
         sub, "serve", "run the HTTP service (settings also from NER_* environment variables)",
@@ -527,12 +546,28 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_select(args: argparse.Namespace) -> int:
+    from ner.corpus.select import SelectRun, select_records
+
+    run = SelectRun(
+        args.input, args.output, args.n, args.model, args.text_field, args.output_format, args.force
+    )
+    seen, chosen = select_records(run)
+    if not chosen:
+        print(f"the pool {args.input} holds no records; wrote an empty {args.output}")
+        return 0
+    spread = f"uncertainty {chosen[0]:.3f} to {chosen[-1]:.3f}"
+    print(f"chose {len(chosen)} of {seen} records ({spread}); wrote {args.output}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
     "calibrate": cmd_calibrate,
     "tag": cmd_tag,
     "tune": cmd_tune,
+    "select": cmd_select,
     "serve": cmd_serve,
 }
 
