@@ -363,5 +363,8 @@ def serve(overrides: dict[str, Any]) -> int:
         # ends) would make every route answer 503, /health too. The Gatekeeper counts requests in
         # progress instead, probes aside, and the head deadline closes idle connections.
         timeout_keep_alive=settings.timeout_keep_alive,
+        # SIGTERM: uvicorn stops listening, lets the requests in progress finish (the batcher keeps
+        # running until the lifespan ends, after them), and cuts them off after drain_s
+        timeout_graceful_shutdown=settings.drain_s,
     )
     return 0

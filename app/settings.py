@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         10.0, gt=0, description="time for a client to send a request's headers, and then its body"
     )
     timeout_keep_alive: int = Field(5, ge=1, description="idle keep-alive connections close after (s)")
+    drain_s: int = Field(
+        30,
+        ge=1,
+        description="on SIGTERM or Ctrl-C: stop accepting, finish the requests already accepted for at "
+        "most this long, then stop (a rolling update loses nothing)",
+    )
     limit_concurrency: int = Field(
         1000,
         ge=1,

@@ -68,7 +68,9 @@ def main() -> None:
     pool = read_conll(args.train)
     select_dev, test = halves(read_conll(args.dev))
     vectors = load_vectors("glove-6b-50d")
-    cfg = TrainConfig(epochs=args.epochs, patience=args.epochs, max_minutes=0.0, weight_average=0.0)
+    cfg = TrainConfig(
+        epochs=args.epochs, patience=args.epochs, weight_average=0.0, reflow=0.0
+    )  # reflow needs memory
     lengths = [len(s.tokens) for s in pool.sentences]
     # strategy -> round -> one (tokens labelled, sentences labelled, test F1) per seed
     results: dict[str, dict[int, list[tuple[int, int, float]]]] = {"uncertainty": {}, "random": {}}

@@ -237,3 +237,47 @@ def test_the_head_deadline_holds_with_either_parser(parser: str, monkeypatch: py
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_sigterm_finishes_the_requests_already_accepted(served_model: Path, tmp_path: Path) -> None:
+    """A rolling update's SIGTERM: the request in progress (held 1.5 s by the batch wait) still gets its
+    200, the process then exits cleanly, and nothing new is accepted meanwhile."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "NER_BATCH_WAIT_MS": "1500",
+        "OMP_NUM_THREADS": "1",
+        "NER_WORKERS": "1",
+        "NER_DRAIN_S": "20",
+    }
+    cmd = [sys.executable, "-m", "ner.cli", "serve", "--model", str(served_model), "--port", str(port)]
+    log = tmp_path / "server.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen([*cmd, "--device", "cpu"], env=env, stdout=sink, stderr=sink)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail(f"server did not become ready: {log.read_text()}")
+
+    async def during_shutdown() -> tuple[int, dict[str, object]]:
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            pending = asyncio.create_task(client.post("/tag", json={"texts": [TEXTS[0]]}))
+            await asyncio.sleep(0.5)  # accepted, waiting for its batch
+            proc.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.3)
+            with pytest.raises(httpx.TransportError):  # no longer listening
+                await client.get("/health", timeout=2)
+            response = await pending
+            return response.status_code, response.json()
+
+    status, body = asyncio.run(during_shutdown())
+    assert status == 200 and [e["text"] for e in body["results"][0]["entities"]] == ["Alice Walker", "Paris"]
+    assert proc.wait(timeout=20) in (0, -signal.SIGTERM)
+    assert "Finished server process" in log.read_text()
