@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import torch
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -29,7 +28,7 @@ from app.worker import process_worker, thread_worker
 from ner import __version__
 from ner.inference.tagger import Tagger
 from ner.model.bundled import default_model_path
-from ner.runtime import InputError, freeze_loaded_objects
+from ner.runtime import InputError, freeze_loaded_objects, set_compute_threads
 from ner.text.tokenize import Tokenizer
 
 log = logging.getLogger("app")
@@ -37,8 +36,10 @@ log = logging.getLogger("app")
 
 def load_tagger(settings: Settings) -> Tagger:
     """The checkpoint named by the settings, or the bundled one. Raises :class:`InputError`."""
-    torch.set_num_threads(settings.model_threads())
-    return Tagger.load(settings.model or default_model_path(), settings.device)
+    backend = settings.model_backend()
+    tagger = Tagger.load(settings.model or default_model_path(), settings.device, backend)
+    set_compute_threads(settings.model_threads())
+    return tagger
 
 
 def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -> FastAPI:
@@ -54,7 +55,7 @@ def create_app(settings: Settings | None = None, tagger: Tagger | None = None) -
         if settings.uses_processes():
             path = Path(settings.model) if settings.model else default_model_path()
             make, predict = process_worker(
-                path, settings.device, settings.model_threads(), settings.batch_size
+                path, settings.device, settings.model_threads(), settings.batch_size, settings.model_backend()
             )
         else:
             make, predict = thread_worker(loaded, settings.batch_size)

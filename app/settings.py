@@ -7,7 +7,7 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ner.runtime import threads_per_worker, wants_gpu, worker_count
+from ner.runtime import threads_per_worker, torch_installed, wants_gpu, worker_count
 
 
 class Settings(BaseSettings):
@@ -17,6 +17,11 @@ class Settings(BaseSettings):
 
     model: str | None = Field(None, description="checkpoint path (default: the bundled model)")
     device: str = Field("auto", description="auto (GPU if present), cpu or cuda")
+    backend: Literal["auto", "torch", "numpy"] = Field(
+        "auto",
+        description="the model's backend: torch (GPUs, the fastest in steady state) or numpy (no PyTorch: "
+        "the slim image); auto is torch where it is installed, else numpy",
+    )
     host: str = Field("127.0.0.1", description="address to listen on")
     port: int = Field(8000, ge=1, le=65535, description="port to listen on")
     workers: int = Field(
@@ -88,10 +93,24 @@ class Settings(BaseSettings):
     sentence_tokens: int = Field(128, ge=1, description="longest sentence before it is cut")
 
     @model_validator(mode="after")
+    def _a_backend_that_can_run(self) -> Self:
+        if self.backend == "torch" and not torch_installed():
+            raise ValueError("backend=torch, but PyTorch is not installed here: use backend=numpy (or auto)")
+        if self.model_backend() == "numpy" and self.device.startswith("cuda"):
+            raise ValueError(f"the numpy backend runs on the CPU only, not device={self.device}")
+        return self
+
+    @model_validator(mode="after")
     def _one_thread_worker(self) -> Self:
         if self.worker == "thread" and self.workers > 1:
             raise ValueError(f"worker=thread runs one model worker, not workers={self.workers}")
         return self
+
+    def model_backend(self) -> Literal["torch", "numpy"]:
+        """The backend the model runs on (``auto`` decided by what is installed)."""
+        if self.backend != "auto":
+            return self.backend
+        return "torch" if torch_installed() else "numpy"
 
     def on_gpu(self) -> bool:
         return wants_gpu(self.device)

@@ -13,23 +13,20 @@ from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
-import torch
-
 from app.batcher import Predict
-from ner.inference.tagger import Prediction, Tagger
-from ner.runtime import die_with_parent, freeze_loaded_objects, release_free_memory
+from ner.inference.tagger import BackendName, Prediction, Tagger
+from ner.runtime import die_with_parent, freeze_loaded_objects, release_free_memory, set_compute_threads
 
 TRIM_AFTER_SENTENCES = 64  # a call this large gives its freed memory back (see release_free_memory)
 _tagger: Tagger | None = None
 _batch_size = 256
 
 
-def _init(path: str, device: str, threads: int, batch_size: int, parent: int) -> None:
+def _init(path: str, device: str, threads: int, batch_size: int, parent: int, backend: BackendName) -> None:
     global _tagger, _batch_size
     die_with_parent(parent)  # a server killed with SIGKILL takes its model workers along
-    if threads:
-        torch.set_num_threads(threads)
-    _tagger = Tagger.load(path, device)
+    _tagger = Tagger.load(path, device, backend)
+    set_compute_threads(threads)
     _batch_size = batch_size
     freeze_loaded_objects()
 
@@ -51,7 +48,7 @@ def _predict_and_trim(
 
 
 def process_worker(
-    path: Path, device: str, threads: int, batch_size: int
+    path: Path, device: str, threads: int, batch_size: int, backend: BackendName = "torch"
 ) -> tuple[Callable[[], Executor], Predict]:
     """A factory of one-process pools that load the checkpoint at ``path``, and the function to run."""
 
@@ -60,7 +57,7 @@ def process_worker(
             max_workers=1,
             mp_context=multiprocessing.get_context("spawn"),  # no forked torch or CUDA state
             initializer=_init,
-            initargs=(str(path), device, threads, batch_size, os.getpid()),
+            initargs=(str(path), device, threads, batch_size, os.getpid(), backend),
         )
 
     return make, _predict

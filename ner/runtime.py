@@ -143,9 +143,21 @@ def wants_gpu(device: str) -> bool:
     return device.startswith("cuda") or (device == "auto" and gpu_present())
 
 
+CGROUP_CPU_MAX = "/sys/fs/cgroup/cpu.max"  # cgroup v2: "QUOTA PERIOD", or "max PERIOD" for no limit
+
+
 def cpu_count() -> int:
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """The cores this process may use: those it may run on, and no more than its container's CPU limit
+    (a pod limited to 2 CPUs on a 64-core node gets 2, not 64: a worker per node core would share 2
+    CPUs and hold 64 models in memory)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = Path(CGROUP_CPU_MAX).read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, -(-int(quota) // int(period))))  # rounded up
+    except (OSError, ValueError):
+        pass  # no cgroup v2 limit to read: the affinity stands
+    return cores
 
 
 def worker_count(device: str, reserve: int = 0, cores: int | None = None, gpus: int = 1) -> int:
@@ -161,6 +173,26 @@ def threads_per_worker(workers: int, reserve: int = 1) -> int:
     """Compute threads for each of ``workers`` model workers: one each when there are several (the
     processes are the parallelism), else every core but ``reserve``."""
     return 1 if workers > 1 else max(1, cpu_count() - reserve)
+
+
+def torch_installed() -> bool:
+    """Whether PyTorch can be imported here (without importing it)."""
+    import importlib.util
+
+    if "torch" in sys.modules:
+        return sys.modules["torch"] is not None  # None: its import is blocked (tests of the slim image)
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def set_compute_threads(threads: int) -> None:
+    """PyTorch's CPU threads, where PyTorch is loaded (the numpy backend's BLAS reads
+    ``OMP_NUM_THREADS`` as numpy loads)."""
+    torch = sys.modules.get("torch")
+    if threads and torch is not None:
+        torch.set_num_threads(threads)
 
 
 def resolve_device(name: str) -> Any:

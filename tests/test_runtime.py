@@ -50,3 +50,20 @@ def test_worker_counts_follow_the_device_and_the_cores(monkeypatch) -> None:
     assert runtime.wants_gpu("auto") and not runtime.wants_gpu("cpu")
     assert runtime.worker_count("auto") == 1  # one GPU, one worker
     assert runtime.threads_per_worker(3) == 1 and runtime.threads_per_worker(1) == 7
+
+
+def test_the_cpu_count_respects_a_containers_cpu_limit(monkeypatch, tmp_path) -> None:
+    from ner import runtime
+
+    monkeypatch.setattr(runtime.os, "sched_getaffinity", lambda _: set(range(64)), raising=False)
+    limit = tmp_path / "cpu.max"
+    monkeypatch.setattr(runtime, "CGROUP_CPU_MAX", str(limit))
+    assert runtime.cpu_count() == 64  # no file: the affinity
+    limit.write_text("max 100000\n")
+    assert runtime.cpu_count() == 64  # no limit
+    limit.write_text("200000 100000\n")
+    assert runtime.cpu_count() == 2
+    limit.write_text("150000 100000\n")
+    assert runtime.cpu_count() == 2  # 1.5 CPUs: rounded up
+    limit.write_text("5000 100000\n")
+    assert runtime.cpu_count() == 1

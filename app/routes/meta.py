@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-import torch
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -63,7 +63,8 @@ async def info(ready: ReadyDep) -> dict[str, Any]:
         },
         "device": tagger.device,
         "workers": ready.batcher.lanes,
-        "versions": {"ner": __version__, "torch": torch.__version__, "trained_with": meta.get("versions")},
+        "backend": tagger.backend.kind,
+        "versions": {"ner": __version__, "torch": _torch_version(), "trained_with": meta.get("versions")},
     }
 
 
@@ -75,3 +76,9 @@ async def info(ready: ReadyDep) -> dict[str, Any]:
 async def metrics(m: MetricsDep) -> Response:
     """Prometheus text format."""
     return Response(generate_latest(m.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _torch_version() -> str | None:
+    """PyTorch's version where it is loaded (None in the slim image, which has none)."""
+    torch = sys.modules.get("torch")
+    return None if torch is None else str(torch.__version__)

@@ -21,6 +21,11 @@ class Backend(Protocol):
     """A trained network, ready to compute on one device."""
 
     @property
+    def kind(self) -> str:
+        """Which backend: "torch" or "numpy"."""
+        ...
+
+    @property
     def device(self) -> str:
         """Where it computes: "cpu", "cuda", "cuda:1"."""
         ...

@@ -99,6 +99,7 @@ class NumpyBackend:
     """A checkpoint's network computed in numpy on the CPU, one thread (numpy's BLAS may use more)."""
 
     device = "cpu"
+    kind = "numpy"
 
     def __init__(self, config: ModelConfig, state: dict[str, np.ndarray]) -> None:
         self.config = config

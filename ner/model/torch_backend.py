@@ -22,6 +22,8 @@ class TorchBackend:
     """A :class:`BiLstmCrf` on one device. While it trains, the tagger reads the weights as they are
     at each call (nothing is copied out that a step could leave stale)."""
 
+    kind = "torch"
+
     def __init__(self, model: BiLstmCrf, device: torch.device) -> None:
         self.model = model.to(device)
         self.torch_device = device

@@ -273,6 +273,33 @@ def test_the_service_needs_nothing_that_only_training_uses() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_without_pytorch_the_service_runs_on_numpy_with_the_same_answers(
+    client: TestClient, model_path: Path
+) -> None:
+    """The slim image's case: torch cannot be imported at all; NER_BACKEND=auto picks numpy, and the
+    answers are those of the PyTorch backend (scores to 4 places, as the API rounds them)."""
+    import subprocess
+    import sys
+
+    body = {"texts": ["Alice Walker visited Paris.", "Acme Corp hired Bob Stone in Berlin."]}
+    code = (
+        "import json, sys; sys.modules['torch'] = None\n"
+        "from fastapi.testclient import TestClient\n"
+        "from app.main import create_app\n"
+        "from app.settings import Settings\n"
+        f"with TestClient(create_app(Settings(model={str(model_path)!r}))) as c:\n"
+        f"    tagged = c.post('/tag', json={body!r}).json()\n"
+        "    torch = sorted(k for k in sys.modules if k.startswith('torch') and sys.modules[k])\n"
+        "    print(json.dumps([tagged, c.get('/info').json()['backend'], torch]))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    tagged, backend, loaded = json.loads(run.stdout.strip().splitlines()[-1])
+    assert backend == "numpy" and loaded == []
+    assert tagged["results"] == client.post("/tag", json=body).json()["results"]
+    with pytest.raises(ValueError, match="numpy backend runs on the CPU only"):
+        Settings(backend="numpy", device="cuda")
+
+
 def _raw(client: TestClient, body: bytes) -> httpx.Response:
     return client.post("/tag", content=body, headers={"content-type": "application/json"})
 

@@ -331,6 +331,7 @@ class _TableBackend:
     (:class:`ner.model.backend.Backend`), and nothing of PyTorch or of the network."""
 
     device = "cpu"
+    kind = "table"
     parameters = 0
 
     def __init__(self, tagger: Tagger, scores: dict[str, str]) -> None:
