@@ -3,6 +3,17 @@
 #   docker build --target slim -t ner-service:slim .     slim: no PyTorch, the numpy backend, same answers
 #   docker run -p 8000:8000 ner-service
 
+# ---- code: the package installed into a folder of its own, which the images copy (the sources and
+# the model's copy in the build context stay in this stage, not in a layer of the images) ----
+FROM python:3.11-slim AS code
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /srv
+COPY pyproject.toml README.md ./
+COPY ner/ ner/
+COPY app/ app/
+COPY models/ models/
+RUN pip install --no-deps --target /opt/ner .
+
 # ---- slim: the service without PyTorch (the numpy backend computes the same model) ----
 FROM python:3.11-slim AS slim
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -14,12 +25,9 @@ COPY pyproject.toml ./
 RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; \
       print('\n'.join(d for d in deps if not d.startswith(('torch', 'pytorch-crf'))))" > /tmp/requirements.txt \
  && pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
-# The code and the default model (installed inside the package, found wherever it is installed).
-COPY README.md ./
-COPY ner/ ner/
-COPY app/ app/
-COPY models/ models/
-RUN pip install --no-deps . && rm -rf build ner app models *.egg-info
+# The code and the default model (inside the package, found wherever it is installed).
+COPY --from=code /opt/ner /opt/ner
+ENV PYTHONPATH=/opt/ner PATH=/opt/ner/bin:$PATH
 RUN useradd --create-home --uid 10001 ner
 USER ner
 WORKDIR /home/ner
@@ -51,4 +59,4 @@ RUN if [ -n "$TORCH_INDEX" ]; then python -c "import sys, urllib.request; \
 # ---- full (the default): the slim image plus PyTorch ----
 FROM slim AS full
 COPY --from=torch /opt/torch /opt/torch
-ENV PYTHONPATH=/opt/torch
+ENV PYTHONPATH=/opt/ner:/opt/torch
