@@ -209,7 +209,7 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     g.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
     g.add_argument(
-        "--backend", choices=("auto", "numpy", "torch"), default="auto",
+        "--backend", choices=("auto", "numpy", "torch", "onnx"), default="auto",
         help="compute the model in numpy (starts in 0.5 s: best below about 1 MB per worker) or PyTorch "
         "(starts in 3 s, then 1.5x faster; needed for a GPU); auto picks by input size and device",
     )  # fmt: skip
@@ -270,6 +270,14 @@ def _parser() -> argparse.ArgumentParser:
         "tasks to import",
     )  # fmt: skip
     a.add_argument("--force", action="store_true", help="replace an existing output")
+
+    x = _command(
+        sub, "export", "write a model's network as an ONNX graph for the onnx backend (an extra)",
+        "ner export --format onnx --model runs/model.pt   # writes runs/model.onnx",
+    )  # fmt: skip
+    x.add_argument("--format", choices=("onnx",), default="onnx", help="the graph's format")
+    x.add_argument("--model", type=Path, default=None, help="checkpoint (default: the bundled model)")
+    x.add_argument("--out", type=Path, default=None, help="the graph (default: beside the model, .onnx)")
 
     s = _command(
         sub, "serve", "run the HTTP service (settings also from NER_* environment variables)",
@@ -561,6 +569,19 @@ def cmd_select(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from ner.model.onnx_backend import graph_path
+    from ner.model.onnx_export import export_onnx
+
+    model = args.model or default_model_path()
+    out = args.out or graph_path(model)
+    worst = export_onnx(model, out)
+    print(
+        f"wrote {out} (states within {worst:.1e} of PyTorch); tag with it: Tagger.load(..., backend='onnx')"
+    )
+    return 0
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": cmd_train,
     "evaluate": cmd_evaluate,
@@ -568,6 +589,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "tag": cmd_tag,
     "tune": cmd_tune,
     "select": cmd_select,
+    "export": cmd_export,
     "serve": cmd_serve,
 }
 

@@ -307,7 +307,7 @@ class TagRun:
     skip_bad: bool = False
     batch_size: int = 256
     workers: int | None = None  # None: the runtime's default for the device
-    backend: Literal["auto", "numpy", "torch"] = "auto"  # auto: numpy for small inputs on the CPU
+    backend: Literal["auto", "numpy", "torch", "onnx"] = "auto"  # auto: numpy for small inputs on the CPU
     device: str = "auto"
     resume: bool = False
     force: bool = False
@@ -328,7 +328,7 @@ class TagReport:
 Progress = Callable[[int, int, int], None]  # (input bytes done, records, tokens) after each chunk
 
 
-def plan_backend(run: TagRun, workers: int, input_bytes: int | None) -> Literal["numpy", "torch"]:
+def plan_backend(run: TagRun, workers: int, input_bytes: int | None) -> Literal["numpy", "torch", "onnx"]:
     """The backend a run uses: as asked, or for ``auto`` numpy where it finishes first (a small input
     per worker, on the CPU), PyTorch otherwise.
 
@@ -339,8 +339,8 @@ def plan_backend(run: TagRun, workers: int, input_bytes: int | None) -> Literal[
     if run.backend == "auto":
         small = input_bytes is None or input_bytes < NUMPY_BELOW_BYTES * workers
         return "numpy" if small and not cuda else "torch"
-    if run.backend == "numpy" and cuda:
-        raise InputError("--backend numpy runs on the CPU only; use --backend torch for a GPU")
+    if run.backend in ("numpy", "onnx") and cuda:
+        raise InputError(f"--backend {run.backend} runs on the CPU only; use --backend torch for a GPU")
     return run.backend
 
 

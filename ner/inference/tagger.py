@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_LEN", "Entity", "Prediction", "Tagger", "TextEntity"]
 
-BackendName = Literal["torch", "numpy"]
+BackendName = Literal["torch", "numpy", "onnx"]
 MAX_LEN = 256  # longer sentences are tagged in pieces of this many tokens, bounding memory
 # A model with document memory reads whole blocks of documents together, up to this many tokens at a
 # time (a block is never split). What waits for the memory is each token's emission scores and the
@@ -129,26 +129,31 @@ class Tagger:
 
         Args:
             device: ``auto`` (the GPU if there is one), ``cpu`` or ``cuda`` (torch backend only).
-            backend: ``torch`` (PyTorch: GPUs, the fastest in steady state) or ``numpy`` (no
-                PyTorch imported: starts seconds sooner; CPU only).
+            backend: ``torch`` (PyTorch: GPUs), ``numpy`` (no PyTorch imported: starts seconds
+                sooner; CPU only) or ``onnx`` (ONNX Runtime over the graph ``ner export --format onnx``
+                wrote beside the checkpoint; CPU only).
 
         Raises:
             InputError: a missing, damaged or incompatible file, or an unavailable device.
         """
         path = default_model_path() if path is None else path
-        if backend == "numpy":
+        if backend in ("numpy", "onnx"):
             if device not in ("auto", "cpu"):
-                raise InputError(f"the numpy backend runs on the CPU only, not {device!r}")
+                raise InputError(f"the {backend} backend runs on the CPU only, not {device!r}")
             from ner.model.checkpoint import load_arrays
             from ner.model.numpy_backend import load_numpy_backend
+            from ner.model.onnx_backend import load_onnx_backend
 
             obj = load_arrays(path)
             try:
-                return cls.of_checkpoint(obj, load_numpy_backend(obj))
+                made = load_onnx_backend(obj, path) if backend == "onnx" else load_numpy_backend(obj)
+                return cls.of_checkpoint(obj, made)
             except (KeyError, TypeError, ValueError, IndexError) as exc:
+                if isinstance(exc, InputError):
+                    raise
                 raise InputError(f"checkpoint does not match this model ({exc})", path) from None
         if backend != "torch":
-            raise InputError(f"unknown backend {backend!r} (expected torch or numpy)")
+            raise InputError(f"unknown backend {backend!r} (expected torch, numpy or onnx)")
         from ner.model.checkpoint import load_checkpoint
         from ner.model.torch_backend import load_torch_backend
         from ner.runtime import resolve_device
