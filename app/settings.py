@@ -17,10 +17,11 @@ class Settings(BaseSettings):
 
     model: str | None = Field(None, description="checkpoint path (default: the bundled model)")
     device: str = Field("auto", description="auto (GPU if present), cpu or cuda")
-    backend: Literal["auto", "torch", "numpy"] = Field(
+    backend: Literal["auto", "torch", "numpy", "onnx"] = Field(
         "auto",
-        description="the model's backend: torch (GPUs, the fastest in steady state) or numpy (no PyTorch: "
-        "the slim image); auto is torch where it is installed, else numpy",
+        description="the model's backend: torch (GPUs), numpy (no PyTorch: the slim image) or onnx (ONNX "
+        "Runtime over the graph ner export wrote beside the model); auto is torch where it is installed, "
+        "else numpy",
     )
     host: str = Field("127.0.0.1", description="address to listen on")
     port: int = Field(8000, ge=1, le=65535, description="port to listen on")
@@ -96,8 +97,10 @@ class Settings(BaseSettings):
     def _a_backend_that_can_run(self) -> Self:
         if self.backend == "torch" and not torch_installed():
             raise ValueError("backend=torch, but PyTorch is not installed here: use backend=numpy (or auto)")
-        if self.model_backend() == "numpy" and self.device.startswith("cuda"):
-            raise ValueError(f"the numpy backend runs on the CPU only, not device={self.device}")
+        if self.model_backend() != "torch" and self.device.startswith("cuda"):
+            raise ValueError(
+                f"the {self.model_backend()} backend runs on the CPU only, not device={self.device}"
+            )
         return self
 
     @model_validator(mode="after")
@@ -106,7 +109,7 @@ class Settings(BaseSettings):
             raise ValueError(f"worker=thread runs one model worker, not workers={self.workers}")
         return self
 
-    def model_backend(self) -> Literal["torch", "numpy"]:
+    def model_backend(self) -> Literal["torch", "numpy", "onnx"]:
         """The backend the model runs on (``auto`` decided by what is installed)."""
         if self.backend != "auto":
             return self.backend
