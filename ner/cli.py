@@ -239,12 +239,20 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("--storage", default=None, help="Optuna RDB URL (default: sqlite:///OUT/study.db)")
     u.add_argument("--study", default="ner", help="study name in the storage")
     u.add_argument(
-        "--sampler", choices=("tpe", "cmaes", "random"), default="tpe", help="how trials are chosen"
+        "--sampler",
+        choices=("tpe", "cmaes", "random", "woa"),
+        default="tpe",
+        help="how trials are chosen (woa: the whale optimisation algorithm, see --population)",
     )
     u.add_argument(
         "--pruner", choices=("median", "hyperband", "none"), default="median", help="stops bad trials early"
     )
     u.add_argument("--seed", type=int, default=None, help="the sampler's seed (default: random)")
+    u.add_argument("--population", type=int, default=8, help="woa: whales per generation")
+    u.add_argument(
+        "--generations", type=int, default=10, help="woa: generations over which a falls from 2 to 0"
+    )
+    u.add_argument("--spiral", type=float, default=1.0, help="woa: the spiral constant b")
     u.add_argument("--scheme", choices=SCHEMES, help="tag scheme of the input files (default: detected)")
     u.add_argument(
         "--report",
@@ -522,7 +530,18 @@ def cmd_tune(args: argparse.Namespace) -> int:
     if not args.report:
         out.mkdir(parents=True, exist_ok=True)
     storage = args.storage or f"sqlite:///{(out / 'study.db').resolve()}"
-    study = make_study(storage, args.study, args.sampler, args.pruner, args.seed)
+    if args.population < 2 or args.generations < 1:
+        raise InputError("--population must be at least 2 and --generations at least 1")
+    study = make_study(
+        storage,
+        args.study,
+        args.sampler,
+        args.pruner,
+        args.seed,
+        args.population,
+        args.generations,
+        args.spiral,
+    )
     search = Search(
         train_file=args.train_file, dev_file=args.dev,
         embeddings=args.embeddings or config.get("embeddings") or "glove-6b-50d",

@@ -38,7 +38,7 @@ from ner.runtime import InputError, stop_on_signals
 
 log = logging.getLogger(__name__)
 
-SAMPLERS = ("tpe", "cmaes", "random")
+SAMPLERS = ("tpe", "cmaes", "random", "woa")
 PRUNERS = ("median", "hyperband", "none")
 MODEL_KEYS = SETTINGS - {"word_dim"}  # word_dim comes from the vectors
 
@@ -163,13 +163,30 @@ def _creation_lock(storage: str) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def make_study(storage: str, name: str, sampler: str, pruner: str | Any, seed: int | None) -> Any:
-    """Create the study, or load it if the storage has it already (a rerun, or another worker)."""
+def make_study(
+    storage: str,
+    name: str,
+    sampler: str,
+    pruner: str | Any,
+    seed: int | None,
+    population: int = 8,
+    generations: int = 10,
+    spiral: float = 1.0,
+) -> Any:
+    """Create the study, or load it if the storage has it already (a rerun, or another worker).
+    ``population``, ``generations`` and ``spiral`` are the WOA sampler's (:mod:`ner.training.woa`)."""
     optuna = import_optuna()
+
+    def woa() -> Any:
+        from ner.training.woa import woa_sampler
+
+        return woa_sampler(seed, population, generations, spiral)
+
     samplers = {
         "tpe": lambda: optuna.samplers.TPESampler(seed=seed),
         "cmaes": lambda: optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False),
         "random": lambda: optuna.samplers.RandomSampler(seed=seed),
+        "woa": woa,
     }
     if sampler not in samplers:
         raise InputError(f"unknown sampler {sampler!r} (expected {', '.join(SAMPLERS)})")
