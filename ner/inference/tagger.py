@@ -15,11 +15,10 @@ import numpy as np
 from ner.encoding.encode import Encoder
 from ner.encoding.packing import members, pack
 from ner.encoding.reading import ReadingPlan
-from ner.encoding.vocab import Vocab, WordVocab
 from ner.model import crf
 from ner.model.backend import Backend
 from ner.model.bundled import default_model_path
-from ner.model.checkpoint import FORMAT_VERSION
+from ner.model.checkpoint import FORMAT_VERSION, encoder_of
 from ner.model.config import ModelConfig, Sizes
 from ner.model.kernels import masked_crf_scores, memory_keys, remembering
 from ner.runtime import InputError
@@ -168,10 +167,7 @@ class Tagger:
     @classmethod
     def of_checkpoint(cls, obj: dict[str, Any], backend: Backend) -> Tagger:
         """The tagger of a loaded checkpoint's dictionary, computing on ``backend`` (built from it)."""
-        vocab = obj["vocab"]
-        encoder = Encoder(
-            WordVocab(vocab["words"][2:]), Vocab(vocab["chars"][2:]), Vocab(vocab["tags"], specials=False)
-        )
+        encoder = encoder_of(obj)
         config, _ = ModelConfig.of_checkpoint(obj["model_config"])
         scheme = obj["scheme"]
         return cls(backend, encoder, config, scheme["model"], scheme["data"], obj["metadata"])

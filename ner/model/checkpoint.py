@@ -22,6 +22,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from ner.encoding.encode import Encoder
+from ner.encoding.vocab import Vocab, WordVocab
 from ner.runtime import InputError
 
 # 2: model_config may hold ``context`` (document windows); 3: ``memory``, and the word embedding in int8
@@ -312,3 +314,12 @@ def _finite(value: Any) -> bool:
 
         return not value.is_floating_point() or bool(torch.isfinite(value).all())
     return True
+
+
+def encoder_of(obj: dict[str, Any]) -> Encoder:
+    """The :class:`ner.encoding.encode.Encoder` of a loaded checkpoint's vocabularies (the first two
+    entries of words and characters are the padding and ``<unk>`` that the vocabularies add)."""
+    vocab = obj["vocab"]
+    return Encoder(
+        WordVocab(vocab["words"][2:]), Vocab(vocab["chars"][2:]), Vocab(vocab["tags"], specials=False)
+    )

@@ -11,8 +11,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from ner.encoding.batch import Batch
 from ner.encoding.encode import Encoder
-from ner.model.checkpoint import load_checkpoint
+from ner.model.checkpoint import encoder_of, load_checkpoint
 from ner.model.kernels import FORBIDDEN, mirror
 from ner.model.network import BiLstmCrf
 from ner.model.torch_backend import load_torch_backend
@@ -94,15 +95,14 @@ def export_onnx(model: str | Path, out: str | Path) -> float:
         import onnxruntime
     except ImportError:
         raise InputError("exporting to ONNX needs the extra: pip install 'ner-service[onnx]'") from None
-    from ner.inference.tagger import Tagger
     from ner.model.checkpoint import write_atomic
 
     obj = load_checkpoint(model)
-    tagger = Tagger.of_checkpoint(obj, load_torch_backend(obj, torch.device("cpu")))
-    network = tagger.backend.model  # type: ignore[attr-defined]
+    encoder = encoder_of(obj)
+    network = load_torch_backend(obj, torch.device("cpu")).model
     graph = StatesGraph(network).eval()
     sample = [["U.N.", "official", "Ekeus", "heads", "for", "Baghdad", "."], ["EU", "rejects", "it"], ["x"]]
-    inputs = graph_inputs(tagger.encoder, sample)
+    inputs = graph_inputs(encoder, sample)
     tensors = tuple(torch.from_numpy(inputs[name]) for name in INPUTS)
     axes = {name: {0: "batch", 1: "seq"} for name in (*INPUTS, "states")}
     axes["chars"] = {0: "spellings", 1: "width"}
@@ -114,7 +114,7 @@ def export_onnx(model: str | Path, out: str | Path) -> float:
             graph, tensors, str(scratch), input_names=list(INPUTS), output_names=["states"],
             dynamic_axes=axes, opset_version=OPSET, dynamo=False,
         )  # fmt: skip
-        expected = network.states(_batch(tagger.encoder, sample)).numpy()
+        expected = network.states(_batch(encoder, sample)).numpy()
     try:
         session = onnxruntime.InferenceSession(str(scratch), providers=["CPUExecutionProvider"])
         (got,) = session.run(None, inputs)
@@ -127,7 +127,5 @@ def export_onnx(model: str | Path, out: str | Path) -> float:
     return worst
 
 
-def _batch(encoder: Encoder, sentences: list[list[str]]) -> object:
-    from ner.encoding.batch import Batch
-
+def _batch(encoder: Encoder, sentences: list[list[str]]) -> Batch:
     return Batch.of(encoder.arrays(sentences))

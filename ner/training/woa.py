@@ -30,8 +30,6 @@ from typing import Any
 
 import numpy as np
 
-from ner.training.tune import import_optuna
-
 
 class WhaleSampler:
     """An Optuna sampler (``optuna.samplers.BaseSampler``'s methods) running WOA; see the module."""
@@ -51,7 +49,8 @@ class WhaleSampler:
         self.generations = generations
         self.spiral = spiral
         self.seed = 0 if seed is None else seed
-        optuna = import_optuna()
+        import optuna  # an extra: ner tune checks for it before it makes a sampler
+
         self._random = optuna.samplers.RandomSampler(seed=seed)
 
     # Optuna's sampler interface: every setting is sampled on its own (sample_independent), from the
@@ -145,9 +144,9 @@ def _decode(x: float, distribution: Any) -> Any:
 def woa_sampler(seed: int | None, population: int = 8, generations: int = 10, spiral: float = 1.0) -> Any:
     """A :class:`WhaleSampler` registered as an Optuna ``BaseSampler`` subclass (Optuna is an extra,
     imported only here)."""
-    optuna = import_optuna()
+    import optuna
 
-    class _Sampler(WhaleSampler, optuna.samplers.BaseSampler):  # type: ignore[misc, name-defined]
+    class _Sampler(WhaleSampler, optuna.samplers.BaseSampler):
         pass
 
     return _Sampler(population, generations, spiral, seed)
