@@ -98,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     t = _command(
-        sub, "train", "train a model on CoNLL files (the bundled recipe unless --config says otherwise)",
+        sub, "train", "train a model on CoNLL or annotation-tool JSON (default: the bundled recipe)",
         "ner train --train train.txt --dev valid.txt --out runs/model.pt",
     )  # fmt: skip
     t.add_argument("--config", type=Path, help="TOML file with [model] and [train] tables (configs/)")
@@ -139,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_device(t)
 
     e = _command(
-        sub, "evaluate", "score a model on a tagged CoNLL file: P / R / F1 per type, as conlleval",
+        sub, "evaluate", "score a model on tagged data (CoNLL or JSON): P / R / F1 per type, as conlleval",
         "ner evaluate --data valid.txt --model runs/model.pt",
     )  # fmt: skip
     e.add_argument("--model", type=Path, default=None, help="checkpoint (default: the bundled model)")
