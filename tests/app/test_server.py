@@ -38,15 +38,11 @@ def served_model(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return copy
 
 
-@pytest.fixture(scope="module")
-def server(served_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def _start(model: Path, settings: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``ner serve`` on a free loopback port with ``settings`` (NER_*), once ``/ready`` answers 200."""
     port = _free_port()
-    env = {
-        **os.environ, "NER_BATCH_WAIT_MS": "2", "OMP_NUM_THREADS": "1", "NER_WORKERS": "2",
-        "NER_HEADER_TIMEOUT_S": "1", "NER_MODEL_TIMEOUT_S": "3",
-    }  # fmt: skip
-    cmd = [sys.executable, "-m", "ner.cli", "serve", "--model", str(served_model), "--port", str(port)]
-    log = tmp_path_factory.mktemp("server") / "server.log"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", **settings}
+    cmd = [sys.executable, "-m", "ner.cli", "serve", "--model", str(model), "--port", str(port)]
     with log.open("w") as sink:
         proc = subprocess.Popen([*cmd, "--device", "cpu"], env=env, stdout=sink, stderr=sink)
     url = f"http://127.0.0.1:{port}"
@@ -54,12 +50,20 @@ def server(served_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                break
+                return proc, url
         except httpx.TransportError:
             time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail(f"server did not become ready: {log.read_text()}")
+    proc.kill()
+    pytest.fail(f"server did not become ready: {log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def server(served_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    settings = {
+        "NER_BATCH_WAIT_MS": "2", "NER_WORKERS": "2", "NER_HEADER_TIMEOUT_S": "1", "NER_MODEL_TIMEOUT_S": "3",
+    }  # fmt: skip
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    proc, url = _start(served_model, settings, log)
     yield url
     proc.terminate()
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells why it stopped
@@ -242,29 +246,9 @@ def test_the_head_deadline_holds_with_either_parser(parser: str, monkeypatch: py
 def test_sigterm_finishes_the_requests_already_accepted(served_model: Path, tmp_path: Path) -> None:
     """A rolling update's SIGTERM: the request in progress (held 1.5 s by the batch wait) still gets its
     200, the process then exits cleanly, and nothing new is accepted meanwhile."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "NER_BATCH_WAIT_MS": "1500",
-        "OMP_NUM_THREADS": "1",
-        "NER_WORKERS": "1",
-        "NER_DRAIN_S": "20",
-    }
-    cmd = [sys.executable, "-m", "ner.cli", "serve", "--model", str(served_model), "--port", str(port)]
     log = tmp_path / "server.log"
-    with log.open("w") as sink:
-        proc = subprocess.Popen([*cmd, "--device", "cpu"], env=env, stdout=sink, stderr=sink)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail(f"server did not become ready: {log.read_text()}")
+    settings = {"NER_BATCH_WAIT_MS": "1500", "NER_WORKERS": "1", "NER_DRAIN_S": "20"}
+    proc, url = _start(served_model, settings, log)
 
     async def during_shutdown() -> tuple[int, dict[str, object]]:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
