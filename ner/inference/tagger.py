@@ -216,17 +216,43 @@ class Tagger:
         """Emission scores (batch, seq, num_tags) float32 and lengths (batch,) of one batch of
         sentences (none empty). ``groups`` gives each sentence's document block, for a model with
         document memory (None: each sentence a block of its own)."""
-        arrays = self.encoder.arrays(sentences)
         if not self.memory:
+            arrays = self.encoder.arrays(sentences)
             return self.backend.emissions(arrays), arrays.lengths
+        blocks = list(range(len(sentences))) if groups is None else groups
+        emissions, lengths, kept, keys, rows = self._read_remembering(sentences, blocks)
+        self._add_recalled([(emissions, rows)], [kept], [keys])
+        return emissions, lengths
+
+    def _read_remembering(
+        self, sentences: list[list[str]], blocks: list[int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For a model with document memory, one batch: its emission scores without the memory
+        (batch, seq, num_tags) and lengths (batch,), and for the tokens that remember
+        (:func:`ner.model.kernels.remembering`) their states (tokens, dim), memory keys (tokens,) and
+        rows in the flattened batch (tokens,). The rest of the states can go."""
         backend = self.backend
+        arrays = self.encoder.arrays(sentences)
         states = backend.states(arrays)  # (batch, seq, 2 * hidden)
-        emissions = backend.emit(states)  # (batch, seq, num_tags)
-        live = remembering(states.shape[1], arrays.lengths, arrays.words, arrays.casing)
-        blocks = np.asarray(range(len(states)) if groups is None else groups, dtype=np.int64)[:, None]
-        recalled = backend.recall(states[live], memory_keys(blocks, arrays.words)[live])
-        emissions[live] += backend.emit_recalled(recalled)
-        return emissions, arrays.lengths
+        live = remembering(states.shape[1], arrays.lengths, arrays.words, arrays.casing)  # (batch, seq)
+        keys = memory_keys(np.asarray(blocks, dtype=np.int64)[:, None], arrays.words)[live]
+        return backend.emit(states), arrays.lengths, states[live], keys, np.flatnonzero(live)
+
+    def _add_recalled(
+        self, read: list[tuple[np.ndarray, np.ndarray]], kept: list[np.ndarray], keys: list[np.ndarray]
+    ) -> None:
+        """Add what the memory recalls, over every batch of ``read`` together, to their emission scores
+        in place: ``read`` holds each batch's (emissions, rows), ``kept`` and ``keys`` its remembering
+        tokens' states and keys, as :meth:`_read_remembering` gives them."""
+        every_key = np.concatenate(keys)
+        if len(np.unique(every_key)) == len(every_key):  # no word comes back: nothing to recall
+            return
+        backend = self.backend
+        added = backend.emit_recalled(backend.recall(np.concatenate(kept), every_key))
+        first = 0
+        for emissions, rows in read:  # emissions (batch, seq, num_tags)
+            emissions.reshape(-1, emissions.shape[2])[rows] += added[first : first + len(rows)]
+            first += len(rows)
 
     @property
     def tokenizer_style(self) -> str:
@@ -377,26 +403,17 @@ class Tagger:
         of its capitalised tokens kept; then the memory over all of those (``Backend.recall``) added in,
         and paths, batch by batch. Batches are sorted by length, whatever the blocks, so that little
         is padding; a block gets the same answers in any span."""
-        backend = self.backend
         batches = batch_order([len(pieces[k][2]) for k in span], batch_size)
         read = []
         kept, keys = [], []
         for batch in ([span[i] for i in b] for b in batches):
-            arrays = self.encoder.arrays([pieces[k][2] for k in batch])
-            states = backend.states(arrays)  # (batch, seq, 2 * hidden)
-            lengths = arrays.lengths
-            live = remembering(states.shape[1], lengths, arrays.words, arrays.casing)  # (batch, seq)
-            block = np.array([groups[k] for k in batch], dtype=np.int64)[:, None]  # (batch, 1)
-            kept.append(states[live])  # (live tokens, dim): the rest of the states can go
-            keys.append(memory_keys(block, arrays.words)[live])
-            read.append((batch, backend.emit(states), lengths, np.flatnonzero(live)))
-        every_key = np.concatenate(keys)
-        if len(np.unique(every_key)) < len(every_key):  # else no word comes back: nothing to recall
-            added = backend.emit_recalled(backend.recall(np.concatenate(kept), every_key))
-            first = 0
-            for _, emissions, _, rows in read:  # emissions (batch, seq, num_tags)
-                emissions.reshape(-1, emissions.shape[2])[rows] += added[first : first + len(rows)]
-                first += len(rows)
+            emissions, lengths, states, batch_keys, rows = self._read_remembering(
+                [pieces[k][2] for k in batch], [groups[k] for k in batch]
+            )
+            kept.append(states)
+            keys.append(batch_keys)
+            read.append((batch, emissions, lengths, rows))
+        self._add_recalled([(emissions, rows) for _, emissions, _, rows in read], kept, keys)
         found: dict[int, list[Entity]] = {}
         for batch, emissions, lengths, _ in read:
             found.update(zip(batch, self.decode(emissions, lengths, scores, crf_scores)))
