@@ -52,6 +52,7 @@ class WhaleSampler:
         import optuna  # an extra: ner tune checks for it before it makes a sampler
 
         self._random = optuna.samplers.RandomSampler(seed=seed)
+        self._swarm: tuple[int, list[Any], Any] | None = None  # (trial number, previous generation, best)
 
     # Optuna's sampler interface: every setting is sampled on its own (sample_independent), from the
     # same whale-level draws, so conditional spaces need nothing special.
@@ -74,10 +75,9 @@ class WhaleSampler:
         generation, index = divmod(trial.number, self.population)
         if generation == 0:
             return self._random.sample_independent(study, trial, name, distribution)
-        by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
-        previous = [by_number.get((generation - 1) * self.population + k) for k in range(self.population)]
+        previous, leader = self._swarm_of(study, trial.number, generation)
         own = _position(previous[index], name, distribution)
-        best = _position(_best(study), name, distribution)
+        best = _position(leader, name, distribution)
         if own is None or best is None:  # a setting the whale or the best never had: start afresh
             return self._random.sample_independent(study, trial, name, distribution)
         # p, l and the random whale are the whale's (the same for every setting); r1 and r2 are drawn per
@@ -95,6 +95,16 @@ class WhaleSampler:
         else:
             moved = abs(best - own) * math.exp(self.spiral * turn) * math.cos(2.0 * math.pi * turn) + best
         return _decode(min(1.0, max(0.0, moved)), distribution)
+
+    def _swarm_of(self, study: Any, number: int, generation: int) -> tuple[list[Any], Any]:
+        """The previous generation's trials and the best trial so far, read from the storage once per
+        trial (every setting of the trial is sampled from the same swarm)."""
+        if self._swarm is None or self._swarm[0] != number:
+            by_number = {t.number: t for t in study.get_trials(deepcopy=False)}
+            first = (generation - 1) * self.population
+            previous = [by_number.get(first + k) for k in range(self.population)]
+            self._swarm = (number, previous, _best(study))
+        return self._swarm[1], self._swarm[2]
 
 
 def _best(study: Any) -> Any:
