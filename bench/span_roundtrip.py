@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from ner.text.conll import read_conll
-from ner.text.spans import read_corpus
+from ner.text.spans import doccano_records, read_corpus
 from ner.text.tags import convert, spans_from_tags
 
 
@@ -28,18 +28,7 @@ def main() -> None:
     parser.add_argument("--tokenizer", default="conll", choices=("conll", "social", "whitespace"))
     args = parser.parse_args()
     source = read_conll(args.data)
-    records = []
-    for document in source.documents():
-        text, spans = "", []
-        for sentence in document:
-            starts = []
-            for token in sentence.tokens:
-                starts.append(len(text))
-                text += token + " "
-            text = text[:-1] + "\n"
-            for s in spans_from_tags(convert(sentence.tags, "iob2")):
-                spans.append([starts[s.start], starts[s.end - 1] + len(sentence.tokens[s.end - 1]), s.label])
-        records.append({"text": text.rstrip("\n"), "label": spans})
+    records = doccano_records(source)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "spans.jsonl"
         path.write_text("".join(json.dumps(r) + "\n" for r in records))

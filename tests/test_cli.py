@@ -657,19 +657,9 @@ def test_span_data_trains_and_evaluates_from_the_command_line(data_dir: Path, tm
     them and is scored on every entity of them; a span off token edges is an error (exit 2) unless
     --align says otherwise."""
     from ner.text.conll import read_conll
+    from ner.text.spans import doccano_records
 
-    records = []
-    for document in read_conll(data_dir / "train.txt").documents():
-        text, spans = "", []
-        for sentence in document:
-            for token, tag in zip(sentence.tokens, sentence.tags):
-                if tag.startswith("B-"):
-                    spans.append([len(text), len(text) + len(token), tag[2:]])
-                elif tag.startswith("I-"):
-                    spans[-1][1] = len(text) + len(token)
-                text += token + " "
-            text = text[:-1] + "\n"
-        records.append({"text": text, "label": spans})
+    records = doccano_records(read_conll(data_dir / "train.txt"))
     spans_file = tmp_path / "train.jsonl"
     spans_file.write_text("".join(json.dumps(r) + "\n" for r in records))
     out = tmp_path / "spans.pt"

@@ -33,7 +33,7 @@ from typing import Any, Literal, get_args
 
 from ner.runtime import InputError, unreadable
 from ner.text.conll import Corpus, Sentence, read_conll
-from ner.text.tags import Scheme, convert
+from ner.text.tags import Scheme, convert, spans_from_tags
 from ner.text.tokenize import Token, Tokenizer
 
 log = logging.getLogger(__name__)
@@ -346,3 +346,22 @@ def _joined(split: list[list[Token]], labels: list[str]) -> list[list[Token]]:
             out.append(list(sentence))
         position += len(sentence)
     return out
+
+
+def doccano_records(corpus: Corpus) -> list[dict[str, Any]]:
+    """A tagged corpus as doccano records (the other way from :func:`read_corpus`): one text per
+    document, tokens joined by spaces and sentences by newlines, its entities as ``label`` triples."""
+    records = []
+    for document in corpus.documents():
+        text, spans = "", []
+        for sentence in document:
+            starts = []
+            for token in sentence.tokens:
+                starts.append(len(text))
+                text += token + " "
+            text = text[:-1] + "\n"
+            for s in spans_from_tags(convert(sentence.tags, "iob2")):
+                last = sentence.tokens[s.end - 1]
+                spans.append([starts[s.start], starts[s.end - 1] + len(last), s.label])
+        records.append({"text": text.rstrip("\n"), "label": spans})
+    return records

@@ -7,8 +7,8 @@ import pytest
 
 from ner.runtime import InputError
 from ner.text.conll import read_conll
-from ner.text.spans import read_corpus, read_records
-from ner.text.tags import convert, spans_from_tags
+from ner.text.spans import doccano_records, read_corpus, read_records
+from ner.text.tags import convert
 from tests.conftest import SENTENCES, write_conll
 
 TEXT = "Alice Walker visited Paris."
@@ -94,18 +94,7 @@ def test_an_entity_across_a_sentence_break_joins_the_sentences(tmp_path: Path) -
 @pytest.mark.parametrize("tokenizer", ["whitespace", "conll"])
 def test_conll_to_spans_and_back_gives_the_same_tags(tmp_path: Path, tokenizer: str) -> None:
     source = read_conll(write_conll(tmp_path / "src.txt", SENTENCES))
-    records = []
-    for document in source.documents():
-        text, spans = "", []
-        for sentence in document:
-            starts = []
-            for token in sentence.tokens:
-                starts.append(len(text))
-                text += token + " "
-            text = text[:-1] + "\n"
-            for s in spans_from_tags(convert(sentence.tags, "iob2")):
-                spans.append([starts[s.start], starts[s.end - 1] + len(sentence.tokens[s.end - 1]), s.label])
-        records.append({"text": text, "label": spans})
+    records = doccano_records(source)
     back = read_corpus(_write(tmp_path / "spans.jsonl", records), tokenizer=tokenizer)
     expected = [(t, g) for s in source.sentences for t, g in zip(s.tokens, convert(s.tags, "iob2"))]
     assert [(t, g) for s in back.sentences for t, g in zip(s.tokens, s.tags)] == expected
