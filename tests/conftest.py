@@ -100,6 +100,16 @@ def model_path(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path
 
 
 @pytest.fixture(scope="session")
+def gate_model_path(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small model of :func:`model_path` with the word/character gate (``combine = "gate"``)."""
+    out = tmp_path_factory.mktemp("gate") / "gate.pt"
+    corpus = read_conll(data_dir / "train.txt")
+    vectors = load_vectors(str(data_dir / "glove.txt"))
+    train({**TINY_MODEL, "combine": "gate"}, TINY_TRAIN, corpus, corpus, vectors, out, torch.device("cpu"))
+    return out
+
+
+@pytest.fixture(scope="session")
 def tagger(model_path: Path) -> Tagger:
     return Tagger.load(model_path, "cpu")
 

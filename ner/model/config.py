@@ -37,6 +37,10 @@ class ModelConfig:
     # still reads each sentence alone). 0: off, as in checkpoints before it (see
     # ner.model.checkpoint.OLDER_FORMATS_LACK). On in the bundled recipe.
     memory: int = 512
+    # How each token's word vector and character-CNN features meet: side by side ("concat"), or mixed
+    # by a gate that weighs the two per token and dimension (Rei et al. 2016, "gate"; the characters
+    # are first mapped to the word vector's size). Measured: docs/training.md.
+    combine: Literal["concat", "gate"] = "concat"
 
     def __post_init__(self) -> None:
         sizes = ("word_dim", "char_dim", "char_filters", "char_window", "hidden", "layers")
@@ -58,8 +62,16 @@ class ModelConfig:
                 f"memory ({self.memory}) and context ({self.context}) cannot both be on: "
                 "set memory = 0 to read documents in context windows"
             )
+        if self.combine not in ("concat", "gate"):
+            raise ValueError(f"combine must be 'concat' or 'gate' (got {self.combine!r})")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1) (got {self.dropout!r})")
+
+    @property
+    def input_dim(self) -> int:
+        """The size of each token's features as the BiLSTM reads them."""
+        spelled = self.char_filters if self.combine == "concat" else 0
+        return self.word_dim + spelled + self.casing_dim
 
     def for_checkpoint(self, sizes: Sizes) -> dict[str, Any]:
         """The checkpoint's ``model_config`` table: these settings and the sizes (as ``num_*``)."""

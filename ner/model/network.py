@@ -93,6 +93,32 @@ class CharCNN(nn.Module):
         return pooled.scatter_reduce_(0, where, h, "amax", include_self=False)
 
 
+class WordCharGate(nn.Module):
+    """Rei, Crichton & Pyysalo (2016): the character features ``c`` are mapped to the word vector's
+    size, ``m = tanh(W_m c)``, and a gate ``z = sigmoid(W_3 tanh(W_1 [x; m]))`` mixes them with the
+    word vector ``x`` per dimension: ``z * x + (1 - z) * m``. A rare or unknown word can lean on its
+    spelling, a frequent one on its vector."""
+
+    def __init__(self, word_dim: int, char_filters: int) -> None:
+        super().__init__()
+        self.spell = nn.Linear(char_filters, word_dim)
+        self.hidden = nn.Linear(2 * word_dim, word_dim)
+        self.gate = nn.Linear(word_dim, word_dim)
+
+    def forward(self, words: Tensor, spelled: Tensor) -> Tensor:
+        """(..., word_dim) and (..., char_filters) -> (..., word_dim)."""
+        m = torch.tanh(self.spell(spelled))
+        z = torch.sigmoid(self.gate(torch.tanh(self.hidden(torch.cat([words, m], dim=-1)))))
+        mixed: Tensor = z * words + (1 - z) * m
+        return mixed
+
+
+def word_and_spelling(gate: WordCharGate | None, words: Tensor, spelled: Tensor) -> list[Tensor]:
+    """The parts of the features that come from the word vector and its spelling: both side by side,
+    or the gate's mix of them."""
+    return [words, spelled] if gate is None else [gate(words, spelled)]
+
+
 class PartlyFrozenEmbedding(nn.Module):
     """A word embedding in training whose rows outside ``rows`` never change, stored as what it
     replaces: its state dict is one ``weight``, the whole table, as ``nn.Embedding`` has.
@@ -196,9 +222,10 @@ class BiLstmCrf(nn.Module):
             nn.Embedding(NUM_CASINGS, config.casing_dim, padding_idx=0) if config.casing_dim else None
         )
         self.char_cnn = CharCNN(sizes.chars, config.char_dim, config.char_filters, config.char_window)
+        self.gate = WordCharGate(config.word_dim, config.char_filters) if config.combine == "gate" else None
         rnn = nn.LSTM if config.cell == "lstm" else nn.GRU
         self.rnn = rnn(
-            config.word_dim + config.casing_dim + config.char_filters,
+            config.input_dim,
             config.hidden,
             num_layers=config.layers,
             batch_first=True,
@@ -222,7 +249,7 @@ class BiLstmCrf(nn.Module):
     def features(self, batch: Batch) -> Tensor:
         """(batch, seq, features): word, character-CNN and casing features, before dropout."""
         spelled = self.char_cnn(batch.chars)[batch.char_index]  # (batch, seq, filters)
-        parts = [self.word_embed(batch.words), spelled]  # (batch, seq, *)
+        parts = word_and_spelling(self.gate, self.word_embed(batch.words), spelled)  # (batch, seq, *)
         if self.casing_embed is not None:
             parts.append(self.casing_embed(batch.casing))
         return torch.cat(parts, dim=2)  # (batch, seq, features)

@@ -95,6 +95,23 @@ class _Direction:
         return out.transpose(1, 0, 2)  # (batch, seq, hidden)
 
 
+class _Gate:
+    """:class:`ner.model.network.WordCharGate` in numpy."""
+
+    def __init__(self, f32: dict[str, np.ndarray]) -> None:
+        names = ("spell", "hidden", "gate")
+        self.w = {name: np.ascontiguousarray(f32[f"gate.{name}.weight"].T) for name in names}
+        self.b = {name: f32[f"gate.{name}.bias"] for name in names}
+
+    def __call__(self, words: np.ndarray, spelled: np.ndarray) -> np.ndarray:
+        """(batch, seq, word_dim) and (batch, seq, filters) -> (batch, seq, word_dim)."""
+        m = np.tanh(spelled @ self.w["spell"] + self.b["spell"])
+        a = np.tanh(np.concatenate([words, m], axis=-1) @ self.w["hidden"] + self.b["hidden"])
+        z = 0.5 * (np.tanh(0.5 * (a @ self.w["gate"] + self.b["gate"])) + 1)  # the sigmoid
+        mixed: np.ndarray = (z * (words - m) + m).astype(np.float32, copy=False)
+        return mixed
+
+
 class NumpyBackend:
     """A checkpoint's network computed in numpy on the CPU, one thread (numpy's BLAS may use more)."""
 
@@ -123,6 +140,7 @@ class NumpyBackend:
             ]
             for layer in range(config.layers)
         ]
+        self.gate = _Gate(f32) if config.combine == "gate" else None
         self.proj_t = np.ascontiguousarray(f32["proj.weight"].T)  # (2 or 4 * hidden, num_tags)
         self.proj_b = f32["proj.bias"]
         self._transitions = crf.CrfScores(
@@ -136,7 +154,8 @@ class NumpyBackend:
         return self.emit(self.states(arrays))
 
     def states(self, arrays: Arrays) -> np.ndarray:
-        parts = [self.word_embed[arrays.words], self._spelled(arrays.chars)[arrays.char_index]]
+        words, spelled = self.word_embed[arrays.words], self._spelled(arrays.chars)[arrays.char_index]
+        parts = [words, spelled] if self.gate is None else [self.gate(words, spelled)]
         if self.casing_embed is not None:
             parts.append(self.casing_embed[arrays.casing])
         x = np.concatenate(parts, axis=2)  # (batch, seq, features)

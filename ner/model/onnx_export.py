@@ -15,7 +15,7 @@ from ner.encoding.batch import Batch
 from ner.encoding.encode import Encoder
 from ner.model.checkpoint import encoder_of, load_checkpoint
 from ner.model.kernels import FORBIDDEN, mirror
-from ner.model.network import BiLstmCrf
+from ner.model.network import BiLstmCrf, word_and_spelling
 from ner.model.torch_backend import load_torch_backend
 from ner.runtime import InputError
 
@@ -37,6 +37,7 @@ class StatesGraph(nn.Module):
         self.casing_embed = model.casing_embed
         self.char_embed = model.char_cnn.embed
         self.conv = model.char_cnn.conv
+        self.gate = model.gate
         rnn = model.rnn
         cell = nn.LSTM if isinstance(rnn, nn.LSTM) else nn.GRU
         self.layers: list[tuple[nn.RNNBase, nn.RNNBase]] = []
@@ -63,7 +64,7 @@ class StatesGraph(nn.Module):
         h = self.conv(self.char_embed(chars).transpose(1, 2))  # (rows, filters, width)
         h = h.masked_fill((chars == 0).unsqueeze(1), FORBIDDEN)  # padding never wins the max
         pooled = h.max(dim=2).values.masked_fill((chars[:, 0] == 0).unsqueeze(1), 0.0)  # (rows, filters)
-        parts = [self.word_embed(words), pooled[char_index]]
+        parts = word_and_spelling(self.gate, self.word_embed(words), pooled[char_index])
         if self.casing_embed is not None:
             parts.append(self.casing_embed(casing))
         x = torch.cat(parts, dim=2)  # (batch, seq, features)

@@ -16,6 +16,7 @@ SIZES = Sizes(words=6, chars=14, tags=5)
         ({"dropout": 1.0}, "dropout must be in"),
         ({"memory": -1}, "memory must be 0"),
         ({"context": 64}, "set memory = 0 to read documents in context windows"),
+        ({"combine": "attention"}, "combine must be 'concat' or 'gate'"),
     ],
 )
 def test_model_config_rejects_bad_shapes(change: dict[str, object], message: str) -> None:

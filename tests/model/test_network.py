@@ -5,7 +5,7 @@ from ner.encoding.batch import collate
 from ner.encoding.encode import Encoder
 from ner.encoding.vocab import Vocab, WordVocab
 from ner.model.config import ModelConfig, Sizes
-from ner.model.network import BiLstmCrf, recall
+from ner.model.network import BiLstmCrf, WordCharGate, recall
 
 
 def _encoder() -> Encoder:
@@ -19,9 +19,10 @@ def _encoder() -> Encoder:
 SIZES = Sizes(words=6, chars=14, tags=5)
 
 
-def _model(cell: str = "lstm", layers: int = 1) -> BiLstmCrf:
+def _model(cell: str = "lstm", layers: int = 1, combine: str = "concat") -> BiLstmCrf:
     torch.manual_seed(0)
     config = ModelConfig(
+        combine=combine,  # type: ignore[arg-type]
         word_dim=6,
         char_dim=4,
         char_filters=5,
@@ -34,8 +35,8 @@ def _model(cell: str = "lstm", layers: int = 1) -> BiLstmCrf:
 
 
 def test_every_parameter_gets_a_gradient() -> None:
-    for cell, layers in (("lstm", 1), ("gru", 2)):
-        model = _model(cell, layers)
+    for cell, layers, combine in (("lstm", 1, "concat"), ("gru", 2, "concat"), ("lstm", 1, "gate")):
+        model = _model(cell, layers, combine)
         enc = _encoder()
         batch = collate(
             [enc.encode(["Paris", "is", "nice"], ["S-LOC", "O", "O"]), enc.encode(["Alice"], ["O"])]
@@ -55,6 +56,21 @@ def test_sentence_alone_and_in_a_padded_batch_score_the_same() -> None:
         alone = model.emissions(collate([short]))  # (1, 2, 5)
         batched = model.emissions(collate([long, short]))  # (2, 5, 5)
     assert torch.allclose(alone[0], batched[1, :2], atol=1e-6)
+
+
+def test_the_gate_mixes_each_dimension_between_the_word_and_its_spelling() -> None:
+    torch.manual_seed(0)
+    gate = WordCharGate(word_dim=4, char_filters=6)
+    words, spelled = torch.randn(3, 5, 4), torch.randn(3, 5, 6)
+    with torch.no_grad():
+        mixed = gate(words, spelled)
+        m = torch.tanh(gate.spell(spelled))
+    assert mixed.shape == (3, 5, 4)
+    low, high = torch.minimum(words, m), torch.maximum(words, m)
+    assert bool(((mixed >= low - 1e-6) & (mixed <= high + 1e-6)).all())
+    assert not torch.allclose(mixed, words) and not torch.allclose(mixed, m)  # neither side alone
+    model = _model(combine="gate")
+    assert model.rnn.input_size == 6 + 3  # the mix (word_dim) and casing: the characters are inside
 
 
 @pytest.mark.parametrize("window", [1, 3, 5])

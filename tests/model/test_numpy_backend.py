@@ -22,13 +22,13 @@ WORDS = sorted({w for s in SENTENCES for w, _ in s})
 TAGS = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"]
 
 
-def _random_tagger(cell: str, layers: int, casing_dim: int) -> Tagger:
+def _random_tagger(cell: str, layers: int, casing_dim: int, combine: str) -> Tagger:
     """An untrained model with random weights, larger than zero everywhere (the CRF included)."""
-    torch.manual_seed(len(cell) + layers + casing_dim)
+    torch.manual_seed(len(cell) + layers + casing_dim + len(combine))
     encoder = Encoder(WordVocab(w.lower() for w in WORDS), Vocab("".join(WORDS)), Vocab(TAGS, specials=False))
     config = ModelConfig(
         word_dim=6, char_dim=5, char_filters=7, casing_dim=casing_dim, hidden=9, layers=layers,
-        cell=cell,  # type: ignore[arg-type]
+        cell=cell, combine=combine,  # type: ignore[arg-type]
     )  # fmt: skip
     model = BiLstmCrf(config, Sizes(len(encoder.words), len(encoder.chars), len(TAGS)))
     with torch.no_grad():
@@ -45,12 +45,14 @@ def _sentences() -> list[list[str]]:
 
 
 @pytest.mark.parametrize(
-    ("cell", "layers", "casing_dim"), [("lstm", 1, 4), ("lstm", 2, 0), ("gru", 1, 3), ("gru", 2, 2)]
-)
+    ("cell", "layers", "casing_dim", "combine"),
+    [("lstm", 1, 4, "concat"), ("lstm", 2, 0, "concat"), ("gru", 1, 3, "concat"), ("gru", 2, 2, "concat"),
+     ("lstm", 1, 4, "gate"), ("gru", 1, 0, "gate")],
+)  # fmt: skip
 def test_same_emissions_tags_and_scores_as_pytorch(
-    cell: str, layers: int, casing_dim: int, tmp_path: Path
+    cell: str, layers: int, casing_dim: int, combine: str, tmp_path: Path
 ) -> None:
-    reference = _random_tagger(cell, layers, casing_dim)
+    reference = _random_tagger(cell, layers, casing_dim, combine)
     path = tmp_path / "m.pt"
     torch.save(reference.checkpoint(), path)
     reference = Tagger.load(path, "cpu")  # the stored (half-precision) embeddings on both sides
