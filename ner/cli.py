@@ -134,6 +134,11 @@ def _parser() -> argparse.ArgumentParser:
         help="distil: learn also each token's mean tag distribution under these models (repeat the "
         "flag for an ensemble; same tags as this run), weighted by [train] distil (default 0.5)",
     )  # fmt: skip
+    t.add_argument(
+        "--gazetteer", dest="gazetteer", action="append", metavar="FILE",
+        help="name lists, lines of LABEL<TAB>name (repeat for more files): the model reads which tokens "
+        "each list names; the lists go into the checkpoint",
+    )  # fmt: skip
     t.add_argument("--resume", action="store_true", help="carry on a run of --out that was stopped")
     t.add_argument("--force", action="store_true", help="overwrite an existing --out")
     _add_device(t)
@@ -320,7 +325,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.final and args.epochs is None:
         raise InputError("--final needs --epochs: the best epoch of a run that --dev selected")
     overrides = {key: getattr(args, key) for key in TRAIN_FLAGS}
-    recipe = load_recipe(args.config, {**overrides, "teachers": args.teachers, "final": args.final or None})
+    given = {"teachers": args.teachers, "gazetteer": args.gazetteer, "final": args.final or None}
+    recipe = load_recipe(args.config, {**overrides, **given})
     model_cfg, cfg = recipe.model, recipe.train
     out: Path = args.out
     if args.resume and not resume_path(out).exists():

@@ -109,6 +109,22 @@ def gate_model_path(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return out
 
 
+GAZETTEER = "LOC\tParis\nLOC\tNew York\nLOC\tLisbon\nORG\tAcme Corp\nORG\tInitech\n"
+
+
+@pytest.fixture(scope="session")
+def gazetteer_model_path(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small model of :func:`model_path` reading two name lists (``--gazetteer``)."""
+    out = tmp_path_factory.mktemp("lists") / "lists.pt"
+    lists = out.parent / "lists.tsv"
+    lists.write_text(GAZETTEER, encoding="utf-8")
+    corpus = read_conll(data_dir / "train.txt")
+    vectors = load_vectors(str(data_dir / "glove.txt"))
+    cfg = replace(TINY_TRAIN, gazetteer=(str(lists),))
+    train({**TINY_MODEL, "memory": MEMORY}, cfg, corpus, corpus, vectors, out, torch.device("cpu"))
+    return out
+
+
 @pytest.fixture(scope="session")
 def tagger(model_path: Path) -> Tagger:
     return Tagger.load(model_path, "cpu")

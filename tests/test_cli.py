@@ -553,6 +553,33 @@ def test_train_with_a_teacher_distils_and_a_missing_one_exits_2(
     assert list(config["teachers"]) == [str(model_path)] and config["distil"] == 0.5
 
 
+def test_train_with_name_lists_stores_them_and_bad_lists_exit_2(
+    data_dir: Path, tmp_path: Path, capsys
+) -> None:
+    from ner.model.checkpoint import load_checkpoint
+
+    out = tmp_path / "listed.pt"
+    missing = tmp_path / "nowhere.tsv"
+    assert main([*_train_args(data_dir, tmp_path, out), "--gazetteer", str(missing)]) == 2
+    assert capsys.readouterr().err.strip() == f"ner: error: {missing}: no such gazetteer file"
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("LOC\tParis\nParis only\n", encoding="utf-8")
+    assert main([*_train_args(data_dir, tmp_path, out), "--gazetteer", str(bad)]) == 2
+    assert "bad.tsv:2: expected LABEL<TAB>name" in capsys.readouterr().err and not out.exists()
+    lists = tmp_path / "lists.tsv"
+    lists.write_text("LOC\tParis\nLOC\tNew York\nORG\tAcme Corp\n", encoding="utf-8")
+    assert main([*_train_args(data_dir, tmp_path, out), "--gazetteer", str(lists)]) == 0
+    checkpoint = load_checkpoint(out)
+    assert checkpoint["vocab"]["gazetteer"] == {"LOC": ["new york", "paris"], "ORG": ["acme corp"]}
+    assert checkpoint["model_config"]["num_lists"] == 2
+    lists.unlink()  # tagging needs nothing but the checkpoint
+    source = tmp_path / "in.txt"
+    source.write_text("Frank flew from New York to Paris .\n", encoding="utf-8")
+    assert (
+        main(["tag", "--model", str(out), "--input", str(source), "--output", str(tmp_path / "o.jsonl")]) == 0
+    )
+
+
 @pytest.mark.parametrize("suffix", ["", ".gz"])
 def test_a_full_disk_while_tagging_keeps_the_partial_file_and_resume_finishes(
     model_path: Path, tmp_path: Path, capsys, monkeypatch, suffix: str

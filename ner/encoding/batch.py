@@ -27,6 +27,7 @@ class Batch:
     # (batch,): the document block of each sentence, for a model with document memory; None: each
     # sentence is a block of its own
     groups: Tensor | None = None
+    gazetteer: Tensor | None = None  # (batch, seq) int64 marks of the name lists, for a model with them
 
     @classmethod
     def of(cls, arrays: Arrays) -> Batch:
@@ -39,6 +40,7 @@ class Batch:
             torch.from_numpy(arrays.mask),
             torch.from_numpy(arrays.lengths),
             None if arrays.tags is None else torch.from_numpy(arrays.tags),
+            gazetteer=None if arrays.gazetteer is None else torch.from_numpy(arrays.gazetteer),
         )
 
     def to(self, device: torch.device) -> Batch:
@@ -51,6 +53,7 @@ class Batch:
             self.lengths,
             None if self.tags is None else self.tags.to(device, non_blocking=True),
             None if self.groups is None else self.groups.to(device, non_blocking=True),
+            None if self.gazetteer is None else self.gazetteer.to(device, non_blocking=True),
         )
 
 

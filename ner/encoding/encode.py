@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 
 import numpy as np
 
 from ner.encoding.vocab import Vocab, WordVocab
+from ner.text.gazetteer import Gazetteer
 from ner.text.normalize import model_form
 
 MAX_WORD_CHARS = 24
@@ -53,6 +54,7 @@ class Encoded:
     chars: list[list[int]]
     casing: list[int]
     tags: list[int]
+    gazetteer: list[int] = field(default_factory=list)  # per token, with name lists: their marks
 
 
 @dataclass
@@ -66,6 +68,8 @@ class Arrays:
     mask: np.ndarray  # (batch, seq) bool, right-padded
     lengths: np.ndarray  # (batch,)
     tags: np.ndarray | None = None  # (batch, seq) for tagged sentences (training)
+    # (batch, seq) int64, with name lists: each token's marks (ner.text.gazetteer.Gazetteer.codes)
+    gazetteer: np.ndarray | None = None
 
 
 def pad(sentences: list[Encoded]) -> Arrays:
@@ -82,6 +86,7 @@ def pad(sentences: list[Encoded]) -> Arrays:
         return out
 
     tagged = all(s.tags for s in sentences)
+    listed = all(s.gazetteer for s in sentences)
     return Arrays(
         filled(chain.from_iterable(s.words for s in sentences)),
         _char_table(list(rows)),
@@ -90,6 +95,7 @@ def pad(sentences: list[Encoded]) -> Arrays:
         mask,
         lengths,
         filled(chain.from_iterable(s.tags for s in sentences)) if tagged else None,
+        filled(chain.from_iterable(s.gazetteer for s in sentences)) if listed else None,
     )
 
 
@@ -106,10 +112,13 @@ def _char_table(spelled: Sequence[Sequence[int]]) -> np.ndarray:
 class Encoder:
     """Maps tokens and tags to indices with the model's vocabularies."""
 
-    def __init__(self, words: WordVocab, chars: Vocab, tags: Vocab) -> None:
+    def __init__(
+        self, words: WordVocab, chars: Vocab, tags: Vocab, gazetteer: Gazetteer | None = None
+    ) -> None:
         self.words = words
         self.chars = chars
         self.tags = tags
+        self.gazetteer = gazetteer  # name lists whose marks each token carries, or None
         self._known: dict[str, tuple[int, int, list[int]]] = {}  # token -> (word, casing, characters)
 
     def cache_clear(self) -> None:
@@ -129,6 +138,7 @@ class Encoder:
             chars=[self.spell(t) for t in forms],
             casing=[casing(t) for t in forms],
             tags=[] if tags is None else [self.tags.index[t] for t in tags],
+            gazetteer=[] if self.gazetteer is None else self.gazetteer.codes(tokens),
         )
 
     def arrays(self, sentences: list[list[str]]) -> Arrays:
@@ -161,4 +171,11 @@ class Encoder:
         chars = _char_table(spelled)
         words = np.fromiter(chain((0,), word_rows), dtype=np.int64, count=len(rows) + 1)
         cases = np.fromiter(chain((0,), case_rows), dtype=np.int64, count=len(rows) + 1)
-        return Arrays(words[char_index], chars, char_index, cases[char_index], mask, lengths)
+        arrays = Arrays(words[char_index], chars, char_index, cases[char_index], mask, lengths)
+        if self.gazetteer is not None:
+            marks = np.zeros(mask.shape, dtype=np.int64)
+            marks[mask] = np.fromiter(
+                chain.from_iterable(map(self.gazetteer.codes, sentences)), dtype=np.int64, count=len(tokens)
+            )
+            arrays.gazetteer = marks
+        return arrays

@@ -180,10 +180,15 @@ class Tagger:
         if state is None:
             raise TypeError(f"{type(self.backend).__name__} cannot write a checkpoint; load with torch")
         encoder = self.encoder
+        vocab: dict[str, Any] = {
+            "words": encoder.words.items, "chars": encoder.chars.items, "tags": encoder.tags.items
+        }  # fmt: skip
+        if encoder.gazetteer is not None:
+            vocab["gazetteer"] = encoder.gazetteer.to_table()
         return {
             "format_version": FORMAT_VERSION,
             "model_config": self.config.for_checkpoint(self.sizes),
-            "vocab": {"words": encoder.words.items, "chars": encoder.chars.items, "tags": encoder.tags.items},
+            "vocab": vocab,
             "scheme": {"model": self.model_scheme, "data": self.data_scheme},
             "metadata": self.metadata,
             "state_dict": state(),
@@ -193,7 +198,8 @@ class Tagger:
     def sizes(self) -> Sizes:
         """The vocabularies' sizes."""
         encoder = self.encoder
-        return Sizes(len(encoder.words), len(encoder.chars), len(encoder.tags))
+        lists = 0 if encoder.gazetteer is None else len(encoder.gazetteer.labels)
+        return Sizes(len(encoder.words), len(encoder.chars), len(encoder.tags), lists)
 
     @property
     def device(self) -> str:

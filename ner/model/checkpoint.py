@@ -25,6 +25,7 @@ import numpy as np
 from ner.encoding.encode import Encoder
 from ner.encoding.vocab import Vocab, WordVocab
 from ner.runtime import InputError
+from ner.text.gazetteer import Gazetteer
 
 # 2: model_config may hold ``context`` (document windows); 3: ``memory``, and the word embedding in int8
 FORMAT_VERSION = 3
@@ -277,7 +278,7 @@ def _problem(obj: dict[str, Any]) -> str | None:
     if not isinstance(config, dict):
         return "model_config is not a table"
     try:
-        ModelConfig.of_checkpoint(config)
+        _, sizes = ModelConfig.of_checkpoint(config)
     except (TypeError, ValueError) as exc:
         return f"model_config: {exc}"
     if not isinstance(vocab, dict) or any(
@@ -285,6 +286,12 @@ def _problem(obj: dict[str, Any]) -> str | None:
         for k in ("words", "chars", "tags")
     ):
         return "vocab must hold lists of strings: words, chars and tags"
+    try:
+        lists = 0 if vocab.get("gazetteer") is None else len(Gazetteer.of_table(vocab["gazetteer"]).labels)
+    except ValueError as exc:
+        return f"vocab: {exc}"
+    if lists != sizes.lists:
+        return f"the model reads {sizes.lists} name lists but the checkpoint holds {lists}"
     if not isinstance(scheme, dict) or any(scheme.get(k) not in SCHEMES for k in ("model", "data")):
         return f"scheme must give 'model' and 'data', each one of {', '.join(SCHEMES)}"
     if not isinstance(metadata, dict):
@@ -320,6 +327,10 @@ def encoder_of(obj: dict[str, Any]) -> Encoder:
     """The :class:`ner.encoding.encode.Encoder` of a loaded checkpoint's vocabularies (the first two
     entries of words and characters are the padding and ``<unk>`` that the vocabularies add)."""
     vocab = obj["vocab"]
+    lists = vocab.get("gazetteer")
     return Encoder(
-        WordVocab(vocab["words"][2:]), Vocab(vocab["chars"][2:]), Vocab(vocab["tags"], specials=False)
+        WordVocab(vocab["words"][2:]),
+        Vocab(vocab["chars"][2:]),
+        Vocab(vocab["tags"], specials=False),
+        None if lists is None else Gazetteer.of_table(lists),
     )

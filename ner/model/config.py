@@ -14,6 +14,12 @@ class Sizes:
     words: int
     chars: int
     tags: int
+    lists: int = 0  # name lists (gazetteers) whose marks the model reads: 4 features each
+
+    @property
+    def marks(self) -> int:
+        """The width of the name lists' feature (:mod:`ner.text.gazetteer`): four marks a list."""
+        return 4 * self.lists
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,10 @@ class ModelConfig:
 
     def for_checkpoint(self, sizes: Sizes) -> dict[str, Any]:
         """The checkpoint's ``model_config`` table: these settings and the sizes (as ``num_*``)."""
-        return {"num_words": sizes.words, "num_chars": sizes.chars, "num_tags": sizes.tags, **asdict(self)}
+        counts = {"num_words": sizes.words, "num_chars": sizes.chars, "num_tags": sizes.tags}
+        if sizes.lists:  # absent without lists: such checkpoints read as before in older versions
+            counts["num_lists"] = sizes.lists
+        return {**counts, **asdict(self)}
 
     @classmethod
     def of_checkpoint(cls, table: dict[str, Any]) -> tuple[ModelConfig, Sizes]:
@@ -86,10 +95,15 @@ class ModelConfig:
         """
         rest = dict(table)
         try:
-            sizes = Sizes(int(rest.pop("num_words")), int(rest.pop("num_chars")), int(rest.pop("num_tags")))
+            sizes = Sizes(
+                int(rest.pop("num_words")),
+                int(rest.pop("num_chars")),
+                int(rest.pop("num_tags")),
+                int(rest.pop("num_lists", 0)),
+            )
         except KeyError as exc:
             raise TypeError(f"missing size {exc}") from None
-        if min(sizes.words, sizes.chars, sizes.tags) < 1:
+        if min(sizes.words, sizes.chars, sizes.tags) < 1 or sizes.lists < 0:
             raise ValueError(f"sizes must be positive (got {sizes})")
         return cls(**rest), sizes
 

@@ -90,3 +90,10 @@ def char_windows(chars: np.ndarray, window: int, outside: int) -> tuple[np.ndarr
     letters = edge + np.flatnonzero(flat[edge:] != outside)  # (characters,): where each one lies
     index: np.ndarray = flat[letters[:, None] + np.arange(-edge, edge + 1)]  # (characters, window)
     return index, real.sum(axis=1)
+
+
+def mark_bits(codes: np.ndarray, width: int) -> np.ndarray:
+    """(batch, seq) int64 bitmasks of the name lists' marks -> (batch, seq, width) float32 0/1 features
+    (bit ``i`` is feature ``i``; :meth:`ner.text.gazetteer.Gazetteer.codes`)."""
+    bits: np.ndarray = ((codes[..., None] >> np.arange(width, dtype=np.int64)) & 1).astype(np.float32)
+    return bits

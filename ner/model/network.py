@@ -93,6 +93,12 @@ class CharCNN(nn.Module):
         return pooled.scatter_reduce_(0, where, h, "amax", include_self=False)
 
 
+def mark_bits(codes: Tensor, width: int) -> Tensor:
+    """:func:`ner.model.kernels.mark_bits` in PyTorch: (batch, seq) bitmasks -> (batch, seq, width)."""
+    shifts = torch.arange(width, device=codes.device)
+    return ((codes.unsqueeze(-1) >> shifts) & 1).to(torch.float32)
+
+
 class WordCharGate(nn.Module):
     """Rei, Crichton & Pyysalo (2016): the character features ``c`` are mapped to the word vector's
     size, ``m = tanh(W_m c)``, and a gate ``z = sigmoid(W_3 tanh(W_1 [x; m]))`` mixes them with the
@@ -225,7 +231,7 @@ class BiLstmCrf(nn.Module):
         self.gate = WordCharGate(config.word_dim, config.char_filters) if config.combine == "gate" else None
         rnn = nn.LSTM if config.cell == "lstm" else nn.GRU
         self.rnn = rnn(
-            config.input_dim,
+            config.input_dim + sizes.marks,
             config.hidden,
             num_layers=config.layers,
             batch_first=True,
@@ -252,6 +258,10 @@ class BiLstmCrf(nn.Module):
         parts = word_and_spelling(self.gate, self.word_embed(batch.words), spelled)  # (batch, seq, *)
         if self.casing_embed is not None:
             parts.append(self.casing_embed(batch.casing))
+        if self.sizes.marks:
+            if batch.gazetteer is None:
+                raise ValueError("this model reads name lists: encode with its gazetteer")
+            parts.append(mark_bits(batch.gazetteer, self.sizes.marks))
         return torch.cat(parts, dim=2)  # (batch, seq, features)
 
     def emissions(self, batch: Batch) -> Tensor:

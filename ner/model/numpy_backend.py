@@ -17,7 +17,7 @@ from ner.encoding.encode import Arrays
 from ner.model import crf
 from ner.model.checkpoint import word_vectors
 from ner.model.config import ModelConfig
-from ner.model.kernels import char_windows, mirror, recall_flat
+from ner.model.kernels import char_windows, mark_bits, mirror, recall_flat
 
 
 class _Direction:
@@ -141,6 +141,7 @@ class NumpyBackend:
             for layer in range(config.layers)
         ]
         self.gate = _Gate(f32) if config.combine == "gate" else None
+        self.marks = f32["rnn.weight_ih_l0"].shape[1] - config.input_dim  # the name lists' feature width
         self.proj_t = np.ascontiguousarray(f32["proj.weight"].T)  # (2 or 4 * hidden, num_tags)
         self.proj_b = f32["proj.bias"]
         self._transitions = crf.CrfScores(
@@ -158,6 +159,10 @@ class NumpyBackend:
         parts = [words, spelled] if self.gate is None else [self.gate(words, spelled)]
         if self.casing_embed is not None:
             parts.append(self.casing_embed[arrays.casing])
+        if self.marks:
+            if arrays.gazetteer is None:
+                raise ValueError("this model reads name lists: encode with its gazetteer")
+            parts.append(mark_bits(arrays.gazetteer, self.marks))
         x = np.concatenate(parts, axis=2)  # (batch, seq, features)
         order = np.argsort(-arrays.lengths, kind="stable")  # longest first, as _Direction.run wants
         x, lengths = x[order], arrays.lengths[order]

@@ -11,7 +11,7 @@ import numpy as np
 
 from ner.encoding.encode import Arrays
 from ner.model.config import ModelConfig
-from ner.model.kernels import mirror
+from ner.model.kernels import mark_bits, mirror
 from ner.model.numpy_backend import NumpyBackend
 from ner.runtime import InputError
 
@@ -51,6 +51,10 @@ class OnnxBackend(NumpyBackend):
             "words": arrays.words, "chars": arrays.chars, "char_index": arrays.char_index,
             "casing": arrays.casing, "flip": flip, "live": live,
         }  # fmt: skip
+        if self.marks:
+            if arrays.gazetteer is None:
+                raise ValueError("this model reads name lists: encode with its gazetteer")
+            feed["marks"] = mark_bits(arrays.gazetteer, self.marks)
         (states,) = self.session.run(None, feed)
         out: np.ndarray = states
         return out

@@ -14,7 +14,7 @@ from torch import nn
 from ner.encoding.batch import Batch
 from ner.encoding.encode import Encoder
 from ner.model.checkpoint import encoder_of, load_checkpoint
-from ner.model.kernels import FORBIDDEN, mirror
+from ner.model.kernels import FORBIDDEN, mark_bits, mirror
 from ner.model.network import BiLstmCrf, word_and_spelling
 from ner.model.torch_backend import load_torch_backend
 from ner.runtime import InputError
@@ -38,6 +38,7 @@ class StatesGraph(nn.Module):
         self.char_embed = model.char_cnn.embed
         self.conv = model.char_cnn.conv
         self.gate = model.gate
+        self.marks = model.sizes.marks  # > 0: the name lists' marks come in as a seventh input, float bits
         rnn = model.rnn
         cell = nn.LSTM if isinstance(rnn, nn.LSTM) else nn.GRU
         self.layers: list[tuple[nn.RNNBase, nn.RNNBase]] = []
@@ -60,6 +61,7 @@ class StatesGraph(nn.Module):
         casing: torch.Tensor,
         flip: torch.Tensor,
         live: torch.Tensor,
+        marks: torch.Tensor | None = None,
     ) -> torch.Tensor:
         h = self.conv(self.char_embed(chars).transpose(1, 2))  # (rows, filters, width)
         h = h.masked_fill((chars == 0).unsqueeze(1), FORBIDDEN)  # padding never wins the max
@@ -67,6 +69,8 @@ class StatesGraph(nn.Module):
         parts = word_and_spelling(self.gate, self.word_embed(words), pooled[char_index])
         if self.casing_embed is not None:
             parts.append(self.casing_embed(casing))
+        if marks is not None:
+            parts.append(marks)
         x = torch.cat(parts, dim=2)  # (batch, seq, features)
         index = flip.unsqueeze(2)  # (batch, seq, 1)
         for forward, backward in self.layers:
@@ -82,7 +86,10 @@ def graph_inputs(encoder: Encoder, sentences: list[list[str]]) -> dict[str, np.n
     arrays = encoder.arrays(sentences)
     flip = mirror(arrays.lengths, arrays.words.shape[1])
     live = arrays.mask[:, :, None].astype(np.float32)
-    return dict(zip(INPUTS, (arrays.words, arrays.chars, arrays.char_index, arrays.casing, flip, live)))
+    inputs = dict(zip(INPUTS, (arrays.words, arrays.chars, arrays.char_index, arrays.casing, flip, live)))
+    if arrays.gazetteer is not None and encoder.gazetteer is not None:
+        inputs["marks"] = mark_bits(arrays.gazetteer, 4 * len(encoder.gazetteer.labels))
+    return inputs
 
 
 def export_onnx(model: str | Path, out: str | Path) -> float:
@@ -104,15 +111,16 @@ def export_onnx(model: str | Path, out: str | Path) -> float:
     graph = StatesGraph(network).eval()
     sample = [["U.N.", "official", "Ekeus", "heads", "for", "Baghdad", "."], ["EU", "rejects", "it"], ["x"]]
     inputs = graph_inputs(encoder, sample)
-    tensors = tuple(torch.from_numpy(inputs[name]) for name in INPUTS)
-    axes = {name: {0: "batch", 1: "seq"} for name in (*INPUTS, "states")}
+    names = list(inputs)  # INPUTS, and marks for a model with name lists
+    tensors = tuple(torch.from_numpy(inputs[name]) for name in names)
+    axes = {name: {0: "batch", 1: "seq"} for name in (*names, "states")}
     axes["chars"] = {0: "spellings", 1: "width"}
     out = Path(out)
     scratch = out.with_name(f".{out.name}.export")
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's notes on batch_first RNNs, not ours to act on
         torch.onnx.export(
-            graph, tensors, str(scratch), input_names=list(INPUTS), output_names=["states"],
+            graph, tensors, str(scratch), input_names=names, output_names=["states"],
             dynamic_axes=axes, opset_version=OPSET, dynamo=False,
         )  # fmt: skip
         expected = network.states(_batch(encoder, sample)).numpy()

@@ -56,6 +56,9 @@ class TrainConfig:
     # tag distributions per token, beside 1 - distil for the gold tags.
     distil: float = 0.0
     teachers: tuple[str, ...] = ()
+    # Name lists (files of LABEL<TAB>name lines, ner.text.gazetteer): the model reads, for each token,
+    # whether it begins, continues, ends or is a name of each list; the lists go into the checkpoint.
+    gazetteer: tuple[str, ...] = ()
     scheme: Scheme = "iob2"  # the tags trained on (iob2 or iobes; the comparison: docs/training.md)
     glove_limit: int = (
         400_000  # most frequent pretrained words kept beside the training words (all of GloVe 6B)
@@ -73,6 +76,7 @@ class TrainConfig:
             if not _is_number(value) or not 0 <= value <= 1:
                 raise ValueError(f"{name} must be a probability in [0, 1] (got {value!r})")
         object.__setattr__(self, "teachers", tuple(self.teachers))  # TOML and JSON give lists
+        object.__setattr__(self, "gazetteer", tuple(self.gazetteer))
         if not 0 <= self.distil <= 1 or (self.distil > 0) != bool(self.teachers):
             raise ValueError(f"distil must be in (0, 1] with teachers, 0 without (got {self.distil!r})")
         if self.unk_singletons not in ("unvectored", "all"):
@@ -144,6 +148,9 @@ def load_recipe(path: Path | None, overrides: dict[str, Any] | None = None) -> R
     for teacher in train_cfg.get("teachers", ()):
         if not Path(teacher).is_file():
             raise InputError("no such teacher checkpoint", Path(teacher))
+    for lists in train_cfg.get("gazetteer", ()):
+        if not Path(lists).is_file():
+            raise InputError("no such gazetteer file", Path(lists))
     try:
         cfg = TrainConfig(**train_cfg)
     except (TypeError, ValueError) as exc:

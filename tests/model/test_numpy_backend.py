@@ -81,6 +81,25 @@ def test_trained_model_agrees_and_keeps_labels(model_path: Path, tagger: Tagger)
     assert fast.labels == tagger.labels and fast.temperature == tagger.temperature
 
 
+def test_a_model_with_name_lists_agrees_and_reads_them(gazetteer_model_path: Path) -> None:
+    reference = Tagger.load(gazetteer_model_path, "cpu")
+    fast = Tagger.load(gazetteer_model_path, backend="numpy")
+    assert fast.encoder.gazetteer is not None and fast.encoder.gazetteer.labels == ["LOC", "ORG"]
+    sentences = [[w for w, _ in s] for s in SENTENCES] + [["Rain", "in", "new", "york", "and", "Lisbon"]]
+    with torch.inference_mode():
+        expected, lengths = reference.emissions(sentences)
+    got, _ = fast.emissions(sentences)
+    live = np.arange(expected.shape[1])[None, :] < lengths[:, None]
+    np.testing.assert_allclose(got[live], expected[live], atol=2e-5)
+    assert fast.tag(sentences) == reference.tag(sentences)
+    blind = load_checkpoint(gazetteer_model_path)
+    blind["vocab"].pop("gazetteer")  # the lists' feature width no longer matches what the model reads
+    path = gazetteer_model_path.with_name("blind.pt")
+    torch.save(blind, path)
+    with pytest.raises(InputError, match="reads 2 name lists but the checkpoint holds 0"):
+        Tagger.load(path, "cpu")
+
+
 def test_checkpoint_reads_the_same_without_torch(model_path: Path) -> None:
     with_torch = load_checkpoint(model_path)
     without = load_arrays(model_path)

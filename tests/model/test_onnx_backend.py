@@ -21,7 +21,10 @@ def _exported(model: Path, tmp_path: Path) -> Path:
     return copy
 
 
-@pytest.mark.parametrize("which", ["model_path", "memory_model_path", "gate_model_path"])
+MODELS = ["model_path", "memory_model_path", "gate_model_path", "gazetteer_model_path"]
+
+
+@pytest.mark.parametrize("which", MODELS)
 def test_same_tags_and_scores_as_pytorch(which: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     model = _exported(request.getfixturevalue(which), tmp_path)
     reference, graph = Tagger.load(model, "cpu"), Tagger.load(model, backend="onnx")
