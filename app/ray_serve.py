@@ -35,6 +35,9 @@ class ServeOptions:
     target_ongoing_requests: int = 16
     max_ongoing_requests: int = 64  # more are held at the proxy (and answered 503 past its queue)
     cpus_per_replica: float = 1.0
+    # GPUs Ray gives each replica (a fraction shares one); with one, the replica's model runs on it
+    # (NER_DEVICE auto), with PyTorch: the torch backend.
+    gpus_per_replica: float = 0.0
     # A replica being removed finishes the requests it holds for up to this long (as NER_DRAIN_S).
     drain_s: int = 20
     route_prefix: str = "/"
@@ -47,8 +50,8 @@ class ServeOptions:
         for name in ("target_ongoing_requests", "max_ongoing_requests"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1 (got {getattr(self, name)})")
-        if self.cpus_per_replica <= 0 or self.drain_s < 0:
-            raise ValueError("cpus_per_replica must be > 0 and drain_s >= 0")
+        if self.cpus_per_replica <= 0 or self.gpus_per_replica < 0 or self.drain_s < 0:
+            raise ValueError("cpus_per_replica must be > 0, gpus_per_replica and drain_s >= 0")
 
     @classmethod
     def of_args(cls, args: dict[str, str]) -> ServeOptions:
@@ -108,6 +111,7 @@ def build(args: dict[str, str]) -> Any:
         max_ongoing_requests=options.max_ongoing_requests,
         ray_actor_options={
             "num_cpus": options.cpus_per_replica,
+            "num_gpus": options.gpus_per_replica,
             "runtime_env": {"env_vars": replica_env(options)},
         },
         graceful_shutdown_timeout_s=options.drain_s,

@@ -32,6 +32,9 @@ def test_options_come_from_serve_run_arguments_checked() -> None:
         ServeOptions.of_args({"max_replicas": "many"})
     with pytest.raises(ValueError, match="min_replicas <= max_replicas"):
         ServeOptions.of_args({"min_replicas": "3", "max_replicas": "2"})
+    with pytest.raises(ValueError, match="gpus_per_replica and drain_s >= 0"):
+        ServeOptions.of_args({"gpus_per_replica": "-1"})
+    assert ServeOptions.of_args({"gpus_per_replica": "0.5"}).gpus_per_replica == 0.5
 
 
 def test_each_replica_reads_the_callers_settings_with_one_model_worker() -> None:
