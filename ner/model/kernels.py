@@ -92,8 +92,14 @@ def char_windows(chars: np.ndarray, window: int, outside: int) -> tuple[np.ndarr
     return index, real.sum(axis=1)
 
 
-def mark_bits(codes: np.ndarray, width: int) -> np.ndarray:
+def mark_bits(codes: np.ndarray | None, width: int) -> np.ndarray:
     """(batch, seq) int64 bitmasks of the name lists' marks -> (batch, seq, width) float32 0/1 features
-    (bit ``i`` is feature ``i``; :meth:`ner.text.gazetteer.Gazetteer.codes`)."""
+    (bit ``i`` is feature ``i``; :meth:`ner.text.gazetteer.Gazetteer.codes`).
+
+    Raises:
+        ValueError: no marks (``None``): arrays encoded without the model's gazetteer.
+    """
+    if codes is None:
+        raise ValueError("this model reads name lists: encode with its gazetteer")
     bits: np.ndarray = ((codes[..., None] >> np.arange(width, dtype=np.int64)) & 1).astype(np.float32)
     return bits

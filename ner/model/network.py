@@ -93,8 +93,10 @@ class CharCNN(nn.Module):
         return pooled.scatter_reduce_(0, where, h, "amax", include_self=False)
 
 
-def mark_bits(codes: Tensor, width: int) -> Tensor:
+def mark_bits(codes: Tensor | None, width: int) -> Tensor:
     """:func:`ner.model.kernels.mark_bits` in PyTorch: (batch, seq) bitmasks -> (batch, seq, width)."""
+    if codes is None:
+        raise ValueError("this model reads name lists: encode with its gazetteer")
     shifts = torch.arange(width, device=codes.device)
     return ((codes.unsqueeze(-1) >> shifts) & 1).to(torch.float32)
 
@@ -259,8 +261,6 @@ class BiLstmCrf(nn.Module):
         if self.casing_embed is not None:
             parts.append(self.casing_embed(batch.casing))
         if self.sizes.marks:
-            if batch.gazetteer is None:
-                raise ValueError("this model reads name lists: encode with its gazetteer")
             parts.append(mark_bits(batch.gazetteer, self.sizes.marks))
         return torch.cat(parts, dim=2)  # (batch, seq, features)
 

@@ -160,8 +160,6 @@ class NumpyBackend:
         if self.casing_embed is not None:
             parts.append(self.casing_embed[arrays.casing])
         if self.marks:
-            if arrays.gazetteer is None:
-                raise ValueError("this model reads name lists: encode with its gazetteer")
             parts.append(mark_bits(arrays.gazetteer, self.marks))
         x = np.concatenate(parts, axis=2)  # (batch, seq, features)
         order = np.argsort(-arrays.lengths, kind="stable")  # longest first, as _Direction.run wants

@@ -45,19 +45,23 @@ class OnnxBackend(NumpyBackend):
             raise InputError(f"not a usable ONNX graph ({str(exc).splitlines()[0][:200]})", graph) from None
 
     def states(self, arrays: Arrays) -> np.ndarray:
-        flip = mirror(arrays.lengths, arrays.words.shape[1])
-        live = arrays.mask[:, :, None].astype(np.float32)
-        feed = {
-            "words": arrays.words, "chars": arrays.chars, "char_index": arrays.char_index,
-            "casing": arrays.casing, "flip": flip, "live": live,
-        }  # fmt: skip
-        if self.marks:
-            if arrays.gazetteer is None:
-                raise ValueError("this model reads name lists: encode with its gazetteer")
-            feed["marks"] = mark_bits(arrays.gazetteer, self.marks)
-        (states,) = self.session.run(None, feed)
+        (states,) = self.session.run(None, graph_feed(arrays, self.marks))
         out: np.ndarray = states
         return out
+
+
+def graph_feed(arrays: Arrays, marks: int) -> dict[str, np.ndarray]:
+    """The graph's inputs, by name, for a batch of encoded sentences: words, chars, char_index,
+    casing, flip, live, and with ``marks`` > 0 the name lists' feature of that width."""
+    flip = mirror(arrays.lengths, arrays.words.shape[1])
+    live = arrays.mask[:, :, None].astype(np.float32)
+    feed = {
+        "words": arrays.words, "chars": arrays.chars, "char_index": arrays.char_index,
+        "casing": arrays.casing, "flip": flip, "live": live,
+    }  # fmt: skip
+    if marks:
+        feed["marks"] = mark_bits(arrays.gazetteer, marks)
+    return feed
 
 
 def load_onnx_backend(obj: dict[str, Any], checkpoint: str | Path) -> OnnxBackend:

@@ -14,12 +14,12 @@ from torch import nn
 from ner.encoding.batch import Batch
 from ner.encoding.encode import Encoder
 from ner.model.checkpoint import encoder_of, load_checkpoint
-from ner.model.kernels import FORBIDDEN, mark_bits, mirror
+from ner.model.kernels import FORBIDDEN
 from ner.model.network import BiLstmCrf, word_and_spelling
+from ner.model.onnx_backend import graph_feed
 from ner.model.torch_backend import load_torch_backend
 from ner.runtime import InputError
 
-INPUTS = ("words", "chars", "char_index", "casing", "flip", "live")
 OPSET = 17
 
 
@@ -38,7 +38,6 @@ class StatesGraph(nn.Module):
         self.char_embed = model.char_cnn.embed
         self.conv = model.char_cnn.conv
         self.gate = model.gate
-        self.marks = model.sizes.marks  # > 0: the name lists' marks come in as a seventh input, float bits
         rnn = model.rnn
         cell = nn.LSTM if isinstance(rnn, nn.LSTM) else nn.GRU
         self.layers: list[tuple[nn.RNNBase, nn.RNNBase]] = []
@@ -61,7 +60,7 @@ class StatesGraph(nn.Module):
         casing: torch.Tensor,
         flip: torch.Tensor,
         live: torch.Tensor,
-        marks: torch.Tensor | None = None,
+        marks: torch.Tensor | None = None,  # (batch, seq, 4 * lists) float bits, for a model with name lists
     ) -> torch.Tensor:
         h = self.conv(self.char_embed(chars).transpose(1, 2))  # (rows, filters, width)
         h = h.masked_fill((chars == 0).unsqueeze(1), FORBIDDEN)  # padding never wins the max
@@ -83,13 +82,7 @@ class StatesGraph(nn.Module):
 
 def graph_inputs(encoder: Encoder, sentences: list[list[str]]) -> dict[str, np.ndarray]:
     """The graph's inputs for a batch of sentences (none empty)."""
-    arrays = encoder.arrays(sentences)
-    flip = mirror(arrays.lengths, arrays.words.shape[1])
-    live = arrays.mask[:, :, None].astype(np.float32)
-    inputs = dict(zip(INPUTS, (arrays.words, arrays.chars, arrays.char_index, arrays.casing, flip, live)))
-    if arrays.gazetteer is not None and encoder.gazetteer is not None:
-        inputs["marks"] = mark_bits(arrays.gazetteer, 4 * len(encoder.gazetteer.labels))
-    return inputs
+    return graph_feed(encoder.arrays(sentences), 0 if encoder.gazetteer is None else encoder.gazetteer.bits)
 
 
 def export_onnx(model: str | Path, out: str | Path) -> float:
@@ -111,7 +104,7 @@ def export_onnx(model: str | Path, out: str | Path) -> float:
     graph = StatesGraph(network).eval()
     sample = [["U.N.", "official", "Ekeus", "heads", "for", "Baghdad", "."], ["EU", "rejects", "it"], ["x"]]
     inputs = graph_inputs(encoder, sample)
-    names = list(inputs)  # INPUTS, and marks for a model with name lists
+    names = list(inputs)  # as ner.model.onnx_backend.graph_feed names them
     tensors = tuple(torch.from_numpy(inputs[name]) for name in names)
     axes = {name: {0: "batch", 1: "seq"} for name in (*names, "states")}
     axes["chars"] = {0: "spellings", 1: "width"}
