@@ -21,7 +21,7 @@ from ner.text.normalize import model_form
 from ner.text.tokenize import Tokenizer
 
 MARKS = ("B", "I", "E", "S")  # per list: the first, an inner, the last token of a match, or all of it
-MAX_NAME_TOKENS = 8  # longer lines are not names (a sentence pasted by mistake): skipped, with a count
+MAX_NAME_TOKENS = 8  # longer lines are not names (a sentence pasted by mistake): skipped
 MAX_LISTS = 15  # 4 marks each must fit one int64 bitmask per token (60 bits)
 
 
@@ -97,13 +97,13 @@ class Gazetteer:
         return cls({str(label): [n.split(" ") for n in names] for label, names in table.items()})
 
 
-def read_lists(paths: Sequence[str | Path], tokenizer: Tokenizer | None = None) -> Gazetteer:
+def read_lists(paths: Sequence[str | Path], style: str = "conll") -> Gazetteer:
     """Lists from ``LABEL<TAB>name`` files (UTF-8; blank lines and lines starting with ``#`` skipped).
 
     Raises:
         InputError: a missing or undecodable file, or a line without a label and a name (said by line).
     """
-    split = tokenizer or Tokenizer(MAX_NAME_TOKENS * 4, "conll")
+    split = Tokenizer(MAX_NAME_TOKENS * 4, style)  # the model's own tokenizer style
     if not paths:
         raise InputError("no gazetteer files given")
     names: dict[str, set[tuple[str, ...]]] = {}

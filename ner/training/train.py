@@ -26,9 +26,8 @@ from ner.model.torch_backend import TorchBackend
 from ner.runtime import InputError, stop_on_signals
 from ner.text.conll import Corpus
 from ner.text.evaluate import Report, evaluate
-from ner.text.gazetteer import MAX_NAME_TOKENS, read_lists
+from ner.text.gazetteer import read_lists
 from ner.text.normalize import NORMALIZATION
-from ner.text.tokenize import Tokenizer
 from ner.training.config import TrainConfig
 from ner.training.data import (
     build_vocabs,
@@ -137,7 +136,7 @@ def train(
     torch.use_deterministic_algorithms(True, warn_only=True)
     encoder, singletons = build_vocabs(train_data, vectors, cfg.glove_limit, cfg.scheme)
     if cfg.gazetteer:
-        encoder.gazetteer = read_lists(cfg.gazetteer, Tokenizer(MAX_NAME_TOKENS * 4, cfg.tokenizer))
+        encoder.gazetteer = read_lists(cfg.gazetteer, cfg.tokenizer)
         lists = zip(encoder.gazetteer.labels, encoder.gazetteer.names)
         log.info("name lists: %s", ", ".join(f"{label} ({len(names)} names)" for label, names in lists))
     config = ModelConfig(word_dim=vectors.dim, **{k: v for k, v in model_cfg.items() if k != "word_dim"})
